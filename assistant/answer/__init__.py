@@ -1,0 +1,1 @@
+"""Answerers: turn hits into a short answer with [n] markers and numbered sources, or refuse."""

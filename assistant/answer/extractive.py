@@ -1,0 +1,217 @@
+"""The offline answerer: picks the sentences that answer the question from the top hits.
+
+No model writes anything: every sentence of the answer is quoted from a source, so every sentence
+is supported by construction. When the evidence is weak - the question's key terms are not in the
+passages and the passages are not semantically close - it refuses instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from assistant.domain import Answer, Citation, Hit, Trace
+from assistant.store.catalog import LiveChunk
+from assistant.text.normalize import detect_language, normalize
+from assistant.text.sentences import split_sentences
+from assistant.text.tokenize import content_terms
+
+REFUSAL_ZH = "抱歉，知识库中没有找到能回答这个问题的内容。建议换个说法再问，或联系人工客服确认。"
+REFUSAL_EN = (
+    "Sorry, I could not find this in the knowledge base. Try rephrasing the question, "
+    "or ask a human colleague to confirm."
+)
+MIN_SENTENCE_CHARS = 4
+
+
+@dataclass
+class Evidence:
+    """How well the best passages cover the question; the refusal decision reads this."""
+
+    coverage: float  # weighted share of the question's content terms found in the best passages
+    similarity: float | None  # best cosine similarity of a passage to the question, if known
+    terms: list[str]
+
+
+@dataclass
+class _Scored:
+    hit_index: int
+    position: int
+    text: str
+    score: float
+
+
+class ExtractiveAnswerer:
+    def __init__(
+        self,
+        resolve: Callable[[Sequence[str]], dict[str, LiveChunk]],
+        term_weights: Callable[[Sequence[str]], dict[str, float]],
+        *,
+        max_sentences: int = 3,
+        max_sources: int = 3,
+        min_similarity: float = 0.45,
+        min_coverage: float = 0.5,
+        candidate_hits: int = 5,
+    ):
+        self._resolve = resolve
+        self._term_weights = term_weights
+        self.max_sentences = max_sentences
+        self.max_sources = max_sources
+        self.min_similarity = min_similarity
+        self.min_coverage = min_coverage
+        self.candidate_hits = candidate_hits
+
+    # -- evidence --------------------------------------------------------------------------
+    def evidence(self, question: str, hits: Sequence[Hit]) -> Evidence:
+        terms = content_terms(question)
+        top = hits[: self.candidate_hits]
+        similarity = max((h.scores["vector"] for h in top if "vector" in h.scores), default=None)
+        if not terms or not top:
+            return Evidence(coverage=0.0, similarity=similarity, terms=terms)
+        weights = self._term_weights(terms)
+        total = sum(weights.values()) or 1.0
+        best = 0.0
+        for hit in top[:3]:
+            haystack = normalize(f"{hit.chunk.section} {hit.chunk.question or ''} {hit.chunk.text}")
+            best = max(best, sum(w for t, w in weights.items() if t in haystack) / total)
+        return Evidence(coverage=best, similarity=similarity, terms=terms)
+
+    def is_weak(self, evidence: Evidence) -> bool:
+        if evidence.coverage >= self.min_coverage:
+            return False
+        if evidence.similarity is not None and evidence.similarity >= self.min_similarity:
+            return False
+        return True
+
+    # -- answering -------------------------------------------------------------------------
+    def answer(
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence = (), history: Sequence = ()
+    ) -> Answer:
+        trace = Trace(question=question)
+        evidence = self.evidence(question, hits)
+        trace.notes.append(
+            f"evidence: coverage={evidence.coverage:.2f} similarity="
+            + ("n/a" if evidence.similarity is None else f"{evidence.similarity:.2f}")
+        )
+        if not hits or self.is_weak(evidence):
+            trace.notes.append("refused: evidence below both thresholds")
+            return self.refusal(question, trace)
+
+        picked = self._pick_sentences(question, hits[: self.candidate_hits], evidence.terms)
+        if not picked:
+            trace.notes.append("refused: no sentence of the top passages speaks to the question")
+            return self.refusal(question, trace)
+
+        live = self._resolve([hits[p.hit_index].chunk.id for p in picked])
+        numbers: dict[str, int] = {}
+        citations: list[Citation] = []
+        quotes: dict[int, list[str]] = {}
+        parts: list[str] = []
+        for p in sorted(picked, key=lambda s: (s.hit_index, s.position)):
+            chunk = hits[p.hit_index].chunk
+            item = live.get(chunk.id)
+            if item is None:  # replaced while we were answering: never cite what is gone
+                continue
+            if chunk.id not in numbers:
+                numbers[chunk.id] = len(numbers) + 1
+                quotes[numbers[chunk.id]] = []
+                citations.append(
+                    Citation(
+                        n=numbers[chunk.id],
+                        doc_id=chunk.doc_id,
+                        chunk_id=chunk.id,
+                        title=item.title,
+                        section=chunk.section,
+                        page=chunk.page,
+                        url=item.url,
+                        version=item.version,
+                        quote="",
+                    )
+                )
+            n = numbers[chunk.id]
+            quotes[n].append(p.text)
+            parts.append(_mark(p.text, n))
+        if not citations:
+            return self.refusal(question, trace)
+        for citation in citations:
+            citation.quote = _join(quotes[citation.n])
+        text = _join(parts)
+        return Answer(question=question, answer=text, refused=False, citations=citations, trace=trace)
+
+    def refusal(self, question: str, trace: Trace) -> Answer:
+        text = REFUSAL_EN if detect_language(question) == "en" else REFUSAL_ZH
+        return Answer(question=question, answer=text, refused=True, citations=[], trace=trace)
+
+    def _pick_sentences(self, question: str, hits: Sequence[Hit], terms: list[str]) -> list[_Scored]:
+        weights = self._term_weights(terms) if terms else {}
+        total = sum(weights.values()) or 1.0
+        scored: list[_Scored] = []
+        for i, hit in enumerate(hits):
+            chunk = hit.chunk
+            if chunk.kind == "faq":
+                # An FAQ's answer is the answer: quote it whole if the question matched well.
+                scored.append(_Scored(i, 0, chunk.text.strip(), 1.0 - 0.1 * i))
+                continue
+            context = normalize(f"{chunk.section} {chunk.question or ''}")
+            context_cov = sum(w for t, w in weights.items() if t in context) / total
+            prior = 1.0 / (1 + i)
+            units = _table_rows(chunk.text) if chunk.kind == "table" else split_sentences(chunk.text)
+            for pos, sentence in enumerate(units):
+                if len(sentence) < MIN_SENTENCE_CHARS:
+                    continue
+                norm = normalize(sentence)
+                cov = sum(w for t, w in weights.items() if t in norm) / total
+                score = 0.6 * cov + 0.25 * context_cov + 0.15 * prior
+                scored.append(_Scored(i, pos, sentence, score))
+        if not scored:
+            return []
+        scored.sort(key=lambda s: s.score, reverse=True)
+        best = scored[0].score
+        if best <= 0.15:
+            return []
+        picked: list[_Scored] = []
+        sources: set[int] = set()
+        for s in scored:
+            if len(picked) >= self.max_sentences:
+                break
+            if s.score < 0.6 * best:
+                break
+            if s.hit_index not in sources and len(sources) >= self.max_sources:
+                continue
+            if any(_same_text(s.text, p.text) for p in picked):
+                continue
+            picked.append(s)
+            sources.add(s.hit_index)
+        return picked
+
+
+_END = ("。", "！", "？", "；", ".", "!", "?", ";")
+
+
+def _mark(sentence: str, n: int) -> str:
+    """Put the [n] marker before the sentence's closing punctuation, as Chinese text does."""
+    sentence = sentence.strip()
+    if sentence.endswith(_END):
+        return f"{sentence[:-1]}[{n}]{sentence[-1]}"
+    return f"{sentence}[{n}]"
+
+
+def _table_rows(text: str) -> list[str]:
+    """A table chunk answers row by row; its first line is the header, which answers nothing."""
+    return [row.strip() for row in text.splitlines()[1:] if row.strip()]
+
+
+def _same_text(a: str, b: str) -> bool:
+    na, nb = normalize(a), normalize(b)
+    return na in nb or nb in na
+
+
+def _join(parts: Sequence[str]) -> str:
+    out = ""
+    for part in parts:
+        if out and not out.endswith(("。", "！", "？", "；", "\n")) and (
+            part[:1].isascii() or out[-1:].isascii()
+        ):
+            out += " "
+        out += part
+    return out

@@ -1,0 +1,1 @@
+"""Retrieval: keyword and vector candidates, fused by reciprocal rank, optionally reranked."""

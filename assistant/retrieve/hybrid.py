@@ -1,0 +1,106 @@
+"""Keyword, vector and hybrid retrievers over the two indexes, resolved through the catalog."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from assistant.domain import Hit
+from assistant.embed.base import Embedder
+from assistant.index.keyword import KeywordIndex
+from assistant.index.vector import VectorIndex
+from assistant.retrieve.base import Retrieval, stage_view
+from assistant.retrieve.fusion import reciprocal_rank_fusion
+from assistant.store.catalog import Catalog
+from assistant.text.tokenize import tokenize
+
+MODES = ("bm25", "vector", "hybrid")
+
+
+class HybridRetriever:
+    """Runs BM25 and/or vector search, fuses with RRF, and resolves hits in one catalog read.
+
+    ``mode`` picks the candidate sources: ``bm25``, ``vector`` or ``hybrid`` (both, fused).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        keyword: KeywordIndex,
+        vector: VectorIndex,
+        embedder: Embedder,
+        *,
+        mode: str = "hybrid",
+        bm25_candidates: int = 50,
+        vector_candidates: int = 50,
+        rrf_k: int = 60,
+        bm25_weight: float = 1.0,
+        vector_weight: float = 1.0,
+    ):
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.catalog = catalog
+        self.keyword = keyword
+        self.vector = vector
+        self.embedder = embedder
+        self.mode = mode
+        self.bm25_candidates = bm25_candidates
+        self.vector_candidates = vector_candidates
+        self.rrf_k = rrf_k
+        self.bm25_weight = bm25_weight
+        self.vector_weight = vector_weight
+
+    def search(self, query: str, *, kb_ids: Sequence[str], k: int) -> list[Hit]:
+        return self.retrieve(query, kb_ids=kb_ids, k=k).hits
+
+    def retrieve(self, query: str, *, kb_ids: Sequence[str], k: int, trace_depth: int = 20) -> Retrieval:
+        timings: dict[str, float] = {}
+        bm25: list[tuple[str, float]] = []
+        dense: list[tuple[str, float]] = []
+        if self.mode in ("bm25", "hybrid"):
+            t0 = time.perf_counter()
+            bm25 = self.keyword.search(tokenize(query), kb_ids, max(k, self.bm25_candidates))
+            timings["bm25"] = _ms(t0)
+        if self.mode in ("vector", "hybrid"):
+            t0 = time.perf_counter()
+            qvec = self.embedder.embed_query(query)
+            timings["embed_query"] = _ms(t0)
+            t0 = time.perf_counter()
+            dense = self.vector.search(qvec, kb_ids, max(k, self.vector_candidates))
+            timings["vector"] = _ms(t0)
+
+        t0 = time.perf_counter()
+        fused = reciprocal_rank_fusion(
+            [[cid for cid, _ in bm25], [cid for cid, _ in dense]],
+            k=self.rrf_k,
+            weights=[self.bm25_weight, self.vector_weight],
+        )
+        live = self.catalog.resolve(cid for cid, _ in fused)  # one read: one version of each doc
+        bm25_scores = dict(bm25)
+        dense_scores = dict(dense)
+        hits: list[Hit] = []
+        for cid, fused_score in fused:
+            item = live.get(cid)
+            if item is None:  # purged or replaced since the index saw it
+                continue
+            scores = {"fused": fused_score}
+            if cid in bm25_scores:
+                scores["bm25"] = bm25_scores[cid]
+            if cid in dense_scores:
+                scores["vector"] = dense_scores[cid]
+            hits.append(Hit(chunk=item.chunk, score=fused_score, scores=scores))
+        timings["fuse"] = _ms(t0)
+
+        stages = {}
+        if bm25:
+            ranked = sorted((h for h in hits if "bm25" in h.scores), key=lambda h: -h.scores["bm25"])
+            stages["bm25"] = stage_view(ranked, "bm25", trace_depth)
+        if dense:
+            ranked = sorted((h for h in hits if "vector" in h.scores), key=lambda h: -h.scores["vector"])
+            stages["vector"] = stage_view(ranked, "vector", trace_depth)
+        stages["fused"] = stage_view(hits, "fused", trace_depth)
+        return Retrieval(hits=hits[: max(k, 1)], stages=stages, timings_ms=timings)
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)

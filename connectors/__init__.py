@@ -1,0 +1,1 @@
+"""IM platform connectors (DingTalk, Feishu, WeCom) and the message gateway."""

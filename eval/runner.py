@@ -1,0 +1,144 @@
+"""Runs a dataset through the real pipeline: ingest the corpus into an isolated KB, ask every query.
+
+One ingestion serves every mode of an ablation (``--mode all``). Each corpus entry becomes one
+document (its title as the heading path, its text chunked like any document), so every chunk maps
+back to its corpus id and retrieval is scored at document level.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.domain import Answer
+from assistant.services import Services, make_ingestor
+from eval.dataset import Dataset, load_dataset
+from eval.metrics import QueryRecord, aggregate
+from ingest.job import DocumentMeta
+from ingest.loaders.base import Block, LoadedDocument
+
+MODES = ("bm25", "vector", "hybrid", "hybrid+rerank")
+EVAL_KB = "eval"
+RANK_DEPTH = 100  # recall@100 needs 100 ranked candidates
+INGEST_BATCH = 500
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass
+class ModeRun:
+    result: dict
+    records: list[QueryRecord]
+
+
+def expand_modes(mode: str) -> list[str]:
+    if mode == "all":
+        return list(MODES)
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)} or all")
+    return [mode]
+
+
+def eval_settings(data_dir: Path, base: Settings | None = None) -> Settings:
+    base = base or Settings()
+    return base.model_copy(
+        update={
+            "data_dir": data_dir,
+            "bm25_candidates": max(base.bm25_candidates, RANK_DEPTH),
+            "vector_candidates": max(base.vector_candidates, RANK_DEPTH),
+        }
+    )
+
+
+def ingest_corpus(services: Services, dataset: Dataset, progress: Progress | None = None) -> None:
+    ingestor = make_ingestor(services)
+    services.catalog.create_kb(EVAL_KB, f"eval corpus {dataset.name}")
+    items = []
+    for doc in dataset.corpus:
+        headings = [doc.title] if doc.title.strip() else []
+        loaded = LoadedDocument(title=doc.title or doc.id, blocks=[Block("text", doc.text, headings)])
+        items.append((loaded, DocumentMeta(id=doc.id, title=doc.title or doc.id), doc.id))
+    total = len(items)
+    for start in range(0, total, INGEST_BATCH):
+        ingestor.ingest_batch(items[start : start + INGEST_BATCH], EVAL_KB)
+        if progress:
+            progress("ingest", min(start + INGEST_BATCH, total), total)
+
+
+def ranked_doc_ids(answer: Answer) -> list[str]:
+    """Document ranking of a run: the reranked head (if any), then the fused tail, deduplicated."""
+    stages = answer.trace.stages
+    order: list[str] = []
+    head = stages.get("reranked", [])
+    for stage in (head, stages.get("fused", []), stages.get("bm25", []), stages.get("vector", [])):
+        if stage:
+            order.extend(h.doc_id for h in stage)
+            if stage is head:
+                continue
+            break
+    return list(dict.fromkeys(order))
+
+
+def record_of(query_id: str, answer: Answer, elapsed_ms: float) -> QueryRecord:
+    return QueryRecord(
+        query_id=query_id,
+        ranked_doc_ids=ranked_doc_ids(answer),
+        answer_text="" if answer.refused else answer.answer,
+        refused=answer.refused,
+        cited_doc_ids=list(dict.fromkeys(c.doc_id for c in answer.citations)),
+        latency_ms=elapsed_ms,
+        stage_ms=dict(answer.trace.timings_ms),
+        trace={
+            "question": answer.question,
+            "answer": answer.answer,
+            "notes": answer.trace.notes,
+            "top": [f"{h.doc_id} ({h.score:.3f})" for h in (answer.trace.stages.get("reranked") or answer.trace.stages.get("fused") or [])[:5]],
+        },
+    )
+
+
+def run(
+    dataset_dir: Path | str,
+    *,
+    mode: str = "hybrid+rerank",
+    limit: int | None = None,
+    data_dir: Path | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> list[ModeRun]:
+    """Evaluate one dataset in one or all modes; returns one ``ModeRun`` per mode."""
+    modes = expand_modes(mode)
+    dataset = load_dataset(dataset_dir, limit=limit)
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
+        services = Services(eval_settings(Path(data_dir or tmp), settings))
+        services.lock.acquire()
+        try:
+            if services.catalog.count_chunks([EVAL_KB]) == 0:
+                ingest_corpus(services, dataset, progress)
+            return [_run_mode(services, dataset, m, progress) for m in modes]
+        finally:
+            services.close()
+
+
+def _run_mode(services: Services, dataset: Dataset, mode: str, progress: Progress | None) -> ModeRun:
+    retrieval_mode, _, rerank = mode.partition("+")
+    pipeline = services.pipeline(retrieval_mode, rerank=bool(rerank))
+    pipeline.trace_depth = RANK_DEPTH
+    records: list[QueryRecord] = []
+    total = len(dataset.queries)
+    for i, query in enumerate(dataset.queries, start=1):
+        question = query.text
+        t0 = time.perf_counter()
+        answer = pipeline.ask(question, kb_ids=[EVAL_KB])
+        records.append(record_of(query.id, answer, (time.perf_counter() - t0) * 1000))
+        if progress and (i % 10 == 0 or i == total):
+            progress(mode, i, total)
+    return ModeRun(result=aggregate(records, dataset, mode), records=records)
+
+
+def run_many(dataset_dirs: Sequence[Path], **kwargs) -> dict[str, list[ModeRun]]:
+    return {str(d): run(d, **kwargs) for d in dataset_dirs}

@@ -1,0 +1,1 @@
+"""Ingestion: loaders per file type, structure-aware chunking, and the ingestion job."""
