@@ -39,6 +39,7 @@ class _Scored:
     position: int
     text: str
     score: float
+    faq: bool = False
 
 
 class ExtractiveAnswerer:
@@ -103,6 +104,7 @@ class ExtractiveAnswerer:
             return self.refusal(question, trace)
 
         live = self._resolve([hits[p.hit_index].chunk.id for p in picked])
+        hits_by_id = {h.chunk.id: h.chunk for h in hits}
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
         quotes: dict[int, list[str]] = {}
@@ -121,7 +123,7 @@ class ExtractiveAnswerer:
                         doc_id=chunk.doc_id,
                         chunk_id=chunk.id,
                         title=item.title,
-                        section=chunk.section,
+                        section=_section(chunk),
                         page=chunk.page,
                         url=item.url,
                         version=item.version,
@@ -133,8 +135,9 @@ class ExtractiveAnswerer:
             parts.append(_mark(p.text, n))
         if not citations:
             return self.refusal(question, trace)
+        chunks = {c.n: hits_by_id[c.chunk_id] for c in citations}
         for citation in citations:
-            citation.quote = _join(quotes[citation.n])
+            citation.quote = _quote(chunks[citation.n].text, quotes[citation.n])
         text = _join(parts)
         return Answer(question=question, answer=text, refused=False, citations=citations, trace=trace)
 
@@ -148,13 +151,15 @@ class ExtractiveAnswerer:
         scored: list[_Scored] = []
         for i, hit in enumerate(hits):
             chunk = hit.chunk
+            prior = 1.0 / (1 + i)
             if chunk.kind == "faq":
-                # An FAQ's answer is the answer: quote it whole if the question matched well.
-                scored.append(_Scored(i, 0, chunk.text.strip(), 1.0 - 0.1 * i))
+                # An FAQ's answer is quoted whole; how well its question matches decides its score.
+                asked = normalize(chunk.question or "")
+                cov = sum(w for t, w in weights.items() if t in asked) / total
+                scored.append(_Scored(i, 0, chunk.text.strip(), 0.85 * cov + 0.15 * prior, faq=True))
                 continue
             context = normalize(f"{chunk.section} {chunk.question or ''}")
             context_cov = sum(w for t, w in weights.items() if t in context) / total
-            prior = 1.0 / (1 + i)
             units = _table_rows(chunk.text) if chunk.kind == "table" else split_sentences(chunk.text)
             for pos, sentence in enumerate(units):
                 if len(sentence) < MIN_SENTENCE_CHARS:
@@ -178,10 +183,17 @@ class ExtractiveAnswerer:
                 break
             if s.hit_index not in sources and len(sources) >= self.max_sources:
                 continue
+            if s.faq and any(p.faq for p in picked):
+                continue  # one FAQ answer is enough; further slots go to the SOPs behind it
             if any(_same_text(s.text, p.text) for p in picked):
                 continue
             picked.append(s)
             sources.add(s.hit_index)
+        if picked and all(p.faq for p in picked):
+            # An FAQ is a digest of an SOP: back it with the SOP's best sentence when there is one.
+            support = next((s for s in scored if not s.faq and s.score >= 0.4 * best), None)
+            if support is not None:
+                picked.append(support)
         return picked
 
 
@@ -194,6 +206,29 @@ def _mark(sentence: str, n: int) -> str:
     if sentence.endswith(_END):
         return f"{sentence[:-1]}[{n}]{sentence[-1]}"
     return f"{sentence}[{n}]"
+
+
+MAX_QUOTE_CHARS = 400
+
+
+def _section(chunk) -> str:
+    """Where in the document: the heading path; for an FAQ pair, the question it answers."""
+    if chunk.kind == "faq" and chunk.question:
+        return " > ".join(x for x in (chunk.section, chunk.question) if x)
+    return chunk.section
+
+
+def _quote(chunk_text: str, sentences: list[str]) -> str:
+    """The passage of the chunk that holds the quoted sentences, verbatim: from the first to the last."""
+    spans = [(chunk_text.find(s), len(s)) for s in sentences]
+    spans = [(start, start + n) for start, n in spans if start >= 0]
+    if not spans:
+        return sentences[0]
+    start, end = min(a for a, _ in spans), max(b for _, b in spans)
+    if end - start <= MAX_QUOTE_CHARS:
+        return chunk_text[start:end]
+    first = min(spans)
+    return chunk_text[first[0] : first[1]]
 
 
 def _table_rows(text: str) -> list[str]:

@@ -82,15 +82,29 @@ class CrossEncoderReranker:
         return np.concatenate(out) if out else np.zeros(0)
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
+        """Reorder the passages the model can judge among the slots they occupy.
+
+        A Chinese passage keeps its fused position: the model cannot judge it, and letting it
+        push English passages over Chinese ones would be a guess, not a judgement.
+        """
         if not hits or not self.can_judge(query):
             return list(hits[:k])
-        passages = [_passage(h) for h in hits]
-        scores = self.scores(query, passages)
-        rescored = []
-        for hit, score in zip(hits, scores):
-            rescored.append(hit.model_copy(update={"scores": {**hit.scores, "rerank": float(score)}}))
-        rescored.sort(key=lambda h: h.scores["rerank"], reverse=True)
-        return rescored[:k]  # callers pass k=len(hits) to keep the whole reordered list
+        slots = [i for i, h in enumerate(hits) if detect_language(_passage(h)) in self.languages]
+        if not slots:
+            return list(hits[:k])
+        scores = self.scores(query, [_passage(hits[i]) for i in slots])
+        judged = sorted(
+            (
+                hits[i].model_copy(update={"scores": {**hits[i].scores, "rerank": float(s)}})
+                for i, s in zip(slots, scores)
+            ),
+            key=lambda h: h.scores["rerank"],
+            reverse=True,
+        )
+        out = list(hits)
+        for slot, hit in zip(slots, judged):
+            out[slot] = hit
+        return out[:k]
 
 
 def _passage(hit: Hit) -> str:

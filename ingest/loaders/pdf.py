@@ -14,6 +14,8 @@ from ingest.loaders.base import Block, LoadedDocument
 _LEVEL1 = re.compile(r"^(?:第[一二三四五六七八九十百\d]+[章部分]|[一二三四五六七八九十]+[、.．]|\d+[、.．]\s*\S|[IVX]+\.\s)")
 _LEVEL2 = re.compile(r"^(?:[（(][一二三四五六七八九十\d]+[）)]|\d+\.\d+(?:\.\d+)*\s*\S|第[一二三四五六七八九十\d]+条)")
 _ENDS_SENTENCE = re.compile(r"[。！？；!?;：:，,]$")
+_ENDS_LINE = re.compile(r"[。！？；!?;：:]$")
+_STARTS_ITEM = re.compile(r"^(?:[-•·●▪]|\d+[.、．)]|[（(]\d+[）)]|[一二三四五六七八九十]+[、.．])")
 MAX_HEADING_CHARS = 40
 
 
@@ -73,7 +75,12 @@ def load_pdf(path: Path) -> LoadedDocument:
                     para = []
                 headings[:] = [(lv, h) for lv, h in headings if lv < level] + [(level, line)]
                 continue
-            para.append(line)
+            if para and not _ENDS_LINE.search(para[-1]) and not _STARTS_ITEM.match(line):
+                # A line wrapped by the page width: glue it back to the line it continues.
+                glue = " " if para[-1][-1:].isascii() and line[:1].isascii() else ""
+                para[-1] = para[-1] + glue + line
+            else:
+                para.append(line)
         if para:  # a block never spans pages, so its page number is exact
             blocks.append(Block("text", "\n".join(para), [h for _, h in headings], page=number))
             para = []

@@ -1,0 +1,40 @@
+"""`assistant eval run` end to end on the demo set: real ingestion, real pipeline, real scores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from eval.runner import run
+from tests.conftest import DEMO_EVAL
+
+REQUIRED = {"dataset", "mode", "queries", "retrieval", "answer", "citation", "refusal", "latency_ms"}
+
+
+def test_all_modes_share_one_ingestion_and_score_the_demo_set():
+    runs = run(DEMO_EVAL, mode="all", limit=30)
+    assert [r.result["mode"] for r in runs] == ["bm25", "vector", "hybrid", "hybrid+rerank"]
+    for r in runs:
+        assert REQUIRED <= set(r.result)
+        assert r.result["queries"] == 30
+        assert r.result["retrieval"]["recall@20"] > 0.8, r.result["mode"]
+        assert r.result["latency_ms"]["p50"] > 0
+    hybrid = runs[2].result
+    assert hybrid["retrieval"]["ndcg@10"] >= runs[0].result["retrieval"]["ndcg@10"] - 0.05
+
+
+def test_cli_writes_results_and_report_and_gates_on_fail_under(tmp_path):
+    out, report = tmp_path / "r.json", tmp_path / "r.html"
+    env = {**os.environ, "COLUMNS": "200"}
+    cmd = [sys.executable, "-m", "assistant.cli", "eval", "run", "--dataset", str(DEMO_EVAL),
+           "--mode", "hybrid", "--limit", "15", "--out", str(out), "--report", str(report)]
+    ok = subprocess.run([*cmd, "--fail-under", "ndcg@10=0.1"], env=env, capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert REQUIRED <= set(result) and result["mode"] == "hybrid"
+    assert "<img" in report.read_text(encoding="utf-8")
+    gated = subprocess.run([*cmd, "--fail-under", "ndcg@10=1.01"], env=env, capture_output=True, text=True, timeout=600)
+    assert gated.returncode == 1
+    assert "ndcg@10" in gated.stderr
