@@ -129,3 +129,23 @@ def compare_command(
             err.print(f"[red]✗[/] {failure}")
         if failures:
             raise typer.Exit(1)
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The summary table as Markdown, for READMEs and issue notes."""
+    header = ["dataset", "mode", *[name for name, _, _ in SUMMARY]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in results:
+        cells = [r["dataset"], r["mode"], *[_fmt(r[group][key]) for _, group, key in SUMMARY]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@eval_app.command("table")
+def table_command(results: Annotated[list[Path], typer.Argument(help="JSON files written by `eval run --out`.")]) -> None:
+    """Print the results of one or more runs as one Markdown table."""
+    rows: list[dict] = []
+    for path in results:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        rows.extend(payload if isinstance(payload, list) else [payload])
+    print(markdown_table(rows))

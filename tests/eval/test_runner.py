@@ -35,6 +35,10 @@ def test_cli_writes_results_and_report_and_gates_on_fail_under(tmp_path):
     result = json.loads(out.read_text(encoding="utf-8"))
     assert REQUIRED <= set(result) and result["mode"] == "hybrid"
     assert "<img" in report.read_text(encoding="utf-8")
+    table = subprocess.run([sys.executable, "-m", "assistant.cli", "eval", "table", str(out)],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert table.stdout.splitlines()[0].startswith("| dataset | mode | nDCG@10")
+    assert f"| {result['dataset']} | hybrid | " in table.stdout
     gated = subprocess.run([*cmd, "--fail-under", "ndcg@10=1.01"], env=env, capture_output=True, text=True, timeout=600)
     assert gated.returncode == 1
     assert "ndcg@10" in gated.stderr
