@@ -27,10 +27,18 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     settings = settings or Settings()
     services = Services(settings)
 
+    from assistant.api_documents import clear_uploads, documents_router
+    from assistant.store.jobs import JobStore
+    from ingest.worker import IngestWorker
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         services.lock.acquire(url=url)  # one process owns the data directory
+        worker = IngestWorker(make_ingestor(services), JobStore(services.catalog.engine))
+        app.include_router(documents_router(services, worker), tags=["knowledge bases"])
         try:
+            clear_uploads(services)
+            worker.start()  # marks jobs a dead process left behind as failed, sweeps orphans
             if load_demo and services.catalog.count_chunks() == 0:
                 from ingest.demo import load_demo as load
 
@@ -40,6 +48,7 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
             services.default_pipeline  # load the models before the first request, not during it
             yield
         finally:
+            worker.stop()
             services.close()
 
     app = FastAPI(
@@ -61,9 +70,5 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
             return await run_in_threadpool(services.default_pipeline.ask, request.question, kb_ids=kb_ids)
         except UnknownKnowledgeBase as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
-
-    @app.get("/v1/kbs")
-    def list_kbs() -> list[dict]:
-        return services.catalog.list_kbs()
 
     return app

@@ -81,7 +81,21 @@ def ingest(
         _fail("no supported files found in " + ", ".join(map(str, paths)))
     if (doc_id or title) and len(files) > 1:
         _fail("--id and --title apply to one file; ingest files one at a time to set them")
-    services = _open_services(Settings())
+    from assistant.services import Services
+
+    services = Services(Settings())
+    holder = services.lock.holder() or {}
+    try:
+        services.lock.acquire()
+    except DataDirLocked as exc:
+        if not holder.get("url"):
+            _fail(str(exc))
+        fields = {"doc_id": doc_id, "title": title, "version": version, "effective_date": effective_date,
+                  "owner": owner, "tags": ",".join(tag or []) or None, "url": url}
+        failed = _upload_to_server(holder["url"], kb, files, {k: v for k, v in fields.items() if v})
+        if failed:
+            _fail(f"{failed} of {len(files)} files failed; the others were ingested", code=2)
+        return
     try:
         if services.catalog.create_kb(kb):
             console.print(f"created knowledge base [bold]{kb}[/]")
@@ -143,6 +157,46 @@ def ask(
         sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
     else:
         _print_answer(answer)
+
+
+def _upload_to_server(url: str, kb: str, files: list[Path], fields: dict) -> int:
+    """Send files to the server that owns the data directory and follow its job; returns failures."""
+    import time
+
+    import httpx
+
+    console.print(f"a server at {url} owns the data directory: uploading to it")
+    with httpx.Client(base_url=url, timeout=120) as client:
+        if client.get(f"/v1/kbs/{kb}/documents").status_code == 404:
+            client.post("/v1/kbs", json={"name": kb}).raise_for_status()
+        handles = [("files", (p.name, p.open("rb"))) for p in files]
+        try:
+            response = client.post(f"/v1/kbs/{kb}/documents", files=handles, data=fields)
+        finally:
+            for _, (_, handle) in handles:
+                handle.close()
+        if response.status_code != 202:
+            _fail(f"upload refused ({response.status_code}): {response.text[:300]}")
+        job_url = response.json()["status_url"]
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            while True:
+                job = client.get(job_url).json()
+                progress.update(task, completed=job["done"])
+                if job["status"] in ("done", "failed"):
+                    break
+                time.sleep(0.3)
+    failed = 0
+    for f in job["files"]:
+        if f["status"] == "failed":
+            failed += 1
+            console.print(f"[red]✗[/] {f['error']}")
+        else:
+            console.print(f"[green]✓[/] {f['source']}: {f['status']}, {f.get('chunks', 0)} chunks")
+    if job["status"] == "failed":
+        _fail(job.get("error") or "the ingestion job failed")
+    return failed
 
 
 def _ask_server(url: str, question: str, kb: list[str] | None) -> Answer:

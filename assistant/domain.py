@@ -44,12 +44,21 @@ class Chunk(BaseModel):
     question: str | None = None  # FAQ chunks: the question on its own, searchable
 
 
+class DocRef(BaseModel):
+    """The fields of a chunk's document that a citation shows, read in the same catalog read as the chunk."""
+
+    title: str
+    url: str | None = None
+    version: str | None = None
+
+
 class Hit(BaseModel):
     """A chunk found by a retrieval stage, with the score each stage gave it."""
 
     chunk: Chunk
     score: float
     scores: dict[str, float] = Field(default_factory=dict)  # stage name -> score
+    doc: DocRef | None = None
 
 
 class Citation(BaseModel):

@@ -13,6 +13,7 @@ from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.config import Settings
 from assistant.embed.base import Embedder, make_embedder
 from assistant.index.keyword import KeywordIndex
+from assistant.index.visibility import VisibilityGate
 from assistant.index.vector import VectorIndex
 from assistant.pipeline import Pipeline
 from assistant.retrieve.hybrid import HybridRetriever
@@ -36,6 +37,7 @@ class Services:
     def __post_init__(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock = DataDirLock(self.settings.data_dir)
+        self.gate = VisibilityGate()  # shared by every reader and the ingestion job of this directory
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -70,12 +72,12 @@ class Services:
             rrf_k=s.rrf_k,
             bm25_weight=s.bm25_weight,
             vector_weight=s.vector_weight,
+            gate=self.gate,
         )
 
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
         return ExtractiveAnswerer(
-            self.catalog.resolve,
             self.keyword.idf,
             max_sentences=s.max_answer_sentences,
             max_sources=s.max_sources,
@@ -116,4 +118,5 @@ def make_ingestor(services: Services):
         chunk_size=s.chunk_size,
         chunk_overlap=s.chunk_overlap,
         max_bytes=s.max_upload_mb * 1024 * 1024,
+        gate=services.gate,
     )

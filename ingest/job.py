@@ -24,6 +24,7 @@ from assistant.domain import Chunk, Document
 from assistant.errors import AssistantError, IngestError
 from assistant.index.keyword import KeywordIndex
 from assistant.index.vector import VectorIndex
+from assistant.index.visibility import VisibilityGate
 from assistant.embed.base import Embedder
 from assistant.store.catalog import Catalog
 from ingest.chunking import chunk_document
@@ -82,6 +83,7 @@ class Ingestor:
         chunk_size: int = 400,
         chunk_overlap: int = 60,
         max_bytes: int = 50 * 1024 * 1024,
+        gate: VisibilityGate | None = None,
     ):
         self.catalog = catalog
         self.keyword = keyword
@@ -90,6 +92,7 @@ class Ingestor:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
+        self.gate = gate or VisibilityGate()
 
     def ingest_file(
         self, path: Path, kb: str, meta: DocumentMeta | None = None, *, source: str | None = None
@@ -153,13 +156,14 @@ class Ingestor:
                 vectors = self.embedder.embed_documents([embedding_text(c) for c in fresh])
                 self.vector.add(kb, [c.id for c in fresh], vectors, [c.doc_id for c in fresh])
                 self.keyword.apply(add=fresh)
-            replacement = self.catalog.replace_document(doc, chunks)  # the visible switch
+            with self.gate.switching():
+                replacement = self.catalog.replace_document(doc, chunks)  # the visible switch
+                self._purge(kb, replacement.removed_ids)
         except Exception as exc:
             self._discard(kb, [c.id for c in fresh])
             if isinstance(exc, AssistantError):
                 return IngestResult(source=source, status="failed", doc_id=doc_id, error=str(exc))
             raise
-        self._purge(kb, replacement.removed_ids)
         return IngestResult(
             source=source,
             status="replaced" if existing else "added",
@@ -194,26 +198,48 @@ class Ingestor:
             vectors = self.embedder.embed_documents([embedding_text(c) for c in part])
             self.vector.add(kb, [c.id for c in part], vectors, [c.doc_id for c in part])
         self.keyword.apply(add=fresh)
-        removed: list[str] = []
-        for doc, chunks in plans:
-            replacement = self.catalog.replace_document(doc, chunks)
-            removed.extend(replacement.removed_ids)
-            results.append(IngestResult(source=doc.source, status="added", doc_id=doc.id, chunks=len(chunks)))
-        self._purge(kb, removed)
+        with self.gate.switching():
+            removed: list[str] = []
+            for doc, chunks in plans:
+                replacement = self.catalog.replace_document(doc, chunks)
+                removed.extend(replacement.removed_ids)
+                results.append(IngestResult(source=doc.source, status="added", doc_id=doc.id, chunks=len(chunks)))
+            self._purge(kb, removed)
         return results
 
     def delete_document(self, doc_id: str) -> bool:
         doc = self.catalog.get_document(doc_id)
         if doc is None:
             return False
-        removed = self.catalog.delete_document(doc_id)
-        self._purge(doc.kb, removed)
+        with self.gate.switching():
+            removed = self.catalog.delete_document(doc_id)
+            self._purge(doc.kb, removed)
         return True
 
     def delete_kb(self, kb: str) -> None:
-        self.catalog.delete_kb(kb)
-        self.keyword.delete_kb(kb)
-        self.vector.delete_kb(kb)
+        with self.gate.switching():
+            self.catalog.delete_kb(kb)
+            self.keyword.delete_kb(kb)
+            self.vector.delete_kb(kb)
+
+    def sweep_orphans(self) -> int:
+        """Remove index entries the catalog does not list (left by a crash mid-ingestion)."""
+        removed = 0
+        with self.gate.switching():
+            live_by_kb: dict[str, set[str]] = {}
+            for kb in [k["name"] for k in self.catalog.list_kbs()]:
+                live_by_kb[kb] = set(self.catalog.chunk_ids_of_kb(kb))
+            for kb, ids in self.keyword.ids_by_kb().items():
+                stale = sorted(ids - live_by_kb.get(kb, set()))
+                if stale:
+                    self.keyword.apply(remove_ids=stale)
+                    removed += len(stale)
+            for kb in self.vector.kbs():
+                stale = sorted(set(self.vector.ids(kb)) - live_by_kb.get(kb, set()))
+                if stale:
+                    self.vector.delete(kb, stale)
+                    removed += len(stale)
+        return removed
 
     def _purge(self, kb: str, chunk_ids: list[str]) -> None:
         if not chunk_ids:

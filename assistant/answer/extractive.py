@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant.domain import Answer, Citation, Hit, Trace
-from assistant.store.catalog import LiveChunk
+from assistant.domain import Answer, Citation, DocRef, Hit, Trace
 from assistant.text.normalize import detect_language, normalize
 from assistant.text.sentences import split_sentences
 from assistant.text.tokenize import content_terms
@@ -45,7 +44,6 @@ class _Scored:
 class ExtractiveAnswerer:
     def __init__(
         self,
-        resolve: Callable[[Sequence[str]], dict[str, LiveChunk]],
         term_weights: Callable[[Sequence[str]], dict[str, float]],
         *,
         max_sentences: int = 3,
@@ -54,7 +52,6 @@ class ExtractiveAnswerer:
         min_coverage: float = 0.5,
         candidate_hits: int = 5,
     ):
-        self._resolve = resolve
         self._term_weights = term_weights
         self.max_sentences = max_sentences
         self.max_sources = max_sources
@@ -103,17 +100,15 @@ class ExtractiveAnswerer:
             trace.notes.append("refused: no sentence of the top passages speaks to the question")
             return self.refusal(question, trace)
 
-        live = self._resolve([hits[p.hit_index].chunk.id for p in picked])
         hits_by_id = {h.chunk.id: h.chunk for h in hits}
         numbers: dict[str, int] = {}
         citations: list[Citation] = []
         quotes: dict[int, list[str]] = {}
         parts: list[str] = []
         for p in sorted(picked, key=lambda s: (s.hit_index, s.position)):
-            chunk = hits[p.hit_index].chunk
-            item = live.get(chunk.id)
-            if item is None:  # replaced while we were answering: never cite what is gone
-                continue
+            hit = hits[p.hit_index]
+            chunk = hit.chunk
+            doc = hit.doc or DocRef(title=chunk.doc_id)
             if chunk.id not in numbers:
                 numbers[chunk.id] = len(numbers) + 1
                 quotes[numbers[chunk.id]] = []
@@ -122,11 +117,11 @@ class ExtractiveAnswerer:
                         n=numbers[chunk.id],
                         doc_id=chunk.doc_id,
                         chunk_id=chunk.id,
-                        title=item.title,
+                        title=doc.title,
                         section=_section(chunk),
                         page=chunk.page,
-                        url=item.url,
-                        version=item.version,
+                        url=doc.url,
+                        version=doc.version,
                         quote="",
                     )
                 )

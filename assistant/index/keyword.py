@@ -23,7 +23,7 @@ def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw")
     builder.add_text_field("doc_id", stored=False, tokenizer_name="raw")
-    builder.add_text_field("kb", stored=False, tokenizer_name="raw")
+    builder.add_text_field("kb", stored=True, tokenizer_name="raw")
     builder.add_text_field("body", stored=False, tokenizer_name="whitespace")
     return builder.build()
 
@@ -111,6 +111,19 @@ class KeywordIndex:
 
     def count(self) -> int:
         return self._index.searcher().num_docs
+
+    def ids_by_kb(self) -> dict[str, set[str]]:
+        """Every indexed chunk id, grouped by knowledge base (for the orphan sweep)."""
+        searcher = self._index.searcher()
+        out: dict[str, set[str]] = {}
+        total = searcher.num_docs
+        if total == 0:
+            return out
+        result = searcher.search(tantivy.Query.all_query(), limit=total, count=False)
+        for _score, address in result.hits:
+            doc = searcher.doc(address)
+            out.setdefault(doc["kb"][0], set()).add(doc["chunk_id"][0])
+        return out
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25-style inverse document frequency of each term (unknown terms get the maximum)."""

@@ -90,6 +90,14 @@ class VectorIndex:
         found.sort(key=lambda pair: pair[1], reverse=True)
         return found[:k]
 
+    def kbs(self) -> list[str]:
+        names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+        return [n.removeprefix("kb-") for n in names if n.startswith("kb-")]
+
+    def ids(self, kb: str) -> list[str]:
+        col = self._collection(kb, create=False)
+        return list(col.get(include=[])["ids"]) if col is not None else []
+
     def count(self, kb: str) -> int:
         col = self._collection(kb, create=False)
         return col.count() if col is not None else 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from assistant.domain import Hit
+from assistant.domain import DocRef, Hit
 from assistant.embed.base import Embedder
 from assistant.index.keyword import KeywordIndex
+from assistant.index.visibility import VisibilityGate
 from assistant.index.vector import VectorIndex
 from assistant.retrieve.base import Retrieval, stage_view
 from assistant.retrieve.fusion import reciprocal_rank_fusion
@@ -36,6 +37,7 @@ class HybridRetriever:
         rrf_k: int = 60,
         bm25_weight: float = 1.0,
         vector_weight: float = 1.0,
+        gate: VisibilityGate | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -49,22 +51,32 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.bm25_weight = bm25_weight
         self.vector_weight = vector_weight
+        self.gate = gate or VisibilityGate()
 
     def search(self, query: str, *, kb_ids: Sequence[str], k: int) -> list[Hit]:
         return self.retrieve(query, kb_ids=kb_ids, k=k).hits
 
     def retrieve(self, query: str, *, kb_ids: Sequence[str], k: int, trace_depth: int = 20) -> Retrieval:
         timings: dict[str, float] = {}
+        qvec = None
+        if self.mode in ("vector", "hybrid"):
+            t0 = time.perf_counter()
+            qvec = self.embedder.embed_query(query)
+            timings["embed_query"] = _ms(t0)
+        with self.gate.reading():  # search and resolve see the same version of every document
+            bm25, dense, fused, live = self._candidates(query, qvec, kb_ids, k, timings)
+        return self._assemble(bm25, dense, fused, live, timings, trace_depth, k)
+
+    def _candidates(
+        self, query: str, qvec, kb_ids: Sequence[str], k: int, timings: dict[str, float]
+    ) -> tuple[list, list, list, dict]:
         bm25: list[tuple[str, float]] = []
         dense: list[tuple[str, float]] = []
         if self.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
             bm25 = self.keyword.search(tokenize(query), kb_ids, max(k, self.bm25_candidates))
             timings["bm25"] = _ms(t0)
-        if self.mode in ("vector", "hybrid"):
-            t0 = time.perf_counter()
-            qvec = self.embedder.embed_query(query)
-            timings["embed_query"] = _ms(t0)
+        if qvec is not None:
             t0 = time.perf_counter()
             dense = self.vector.search(qvec, kb_ids, max(k, self.vector_candidates))
             timings["vector"] = _ms(t0)
@@ -76,6 +88,13 @@ class HybridRetriever:
             weights=[self.bm25_weight, self.vector_weight],
         )
         live = self.catalog.resolve(cid for cid, _ in fused)  # one read: one version of each doc
+        timings["resolve"] = _ms(t0)
+        return bm25, dense, fused, live
+
+    def _assemble(
+        self, bm25: list, dense: list, fused: list, live: dict, timings: dict[str, float], trace_depth: int, k: int
+    ) -> Retrieval:
+        t0 = time.perf_counter()
         bm25_scores = dict(bm25)
         dense_scores = dict(dense)
         hits: list[Hit] = []
@@ -88,7 +107,8 @@ class HybridRetriever:
                 scores["bm25"] = bm25_scores[cid]
             if cid in dense_scores:
                 scores["vector"] = dense_scores[cid]
-            hits.append(Hit(chunk=item.chunk, score=fused_score, scores=scores))
+            doc = DocRef(title=item.title, url=item.url, version=item.version)
+            hits.append(Hit(chunk=item.chunk, score=fused_score, scores=scores, doc=doc))
         timings["fuse"] = _ms(t0)
 
         stages = {}

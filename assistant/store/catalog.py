@@ -235,6 +235,10 @@ class Catalog:
             for r in rows
         }
 
+    def chunk_ids_of_kb(self, kb: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(chunks.c.id).where(chunks.c.kb == kb)).scalars())
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -57,7 +57,7 @@ def sniff_version(text: str) -> tuple[str | None, str | None]:
 
 
 def supported_suffixes() -> tuple[str, ...]:
-    return (".pdf", ".docx", ".md", ".markdown", ".txt", ".csv", ".xlsx")
+    return (".pdf", ".docx", ".md", ".markdown", ".html", ".htm", ".txt", ".csv", ".xlsx", ".json")
 
 
 def load_file(path: Path) -> LoadedDocument:
@@ -74,9 +74,11 @@ def load_file(path: Path) -> LoadedDocument:
         from ingest.loaders.docx import load_docx as loader
     elif suffix in (".md", ".markdown"):
         from ingest.loaders.markdown import load_markdown as loader
+    elif suffix in (".html", ".htm"):
+        from ingest.loaders.html import load_html as loader
     elif suffix == ".txt":
         from ingest.loaders.text import load_text as loader
-    elif suffix in (".csv", ".xlsx"):
+    elif suffix in (".csv", ".xlsx", ".json"):
         from ingest.loaders.faq import load_faq as loader
     else:
         raise IngestError(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import zipfile
 from pathlib import Path
 
 from assistant.errors import IngestError
+from ingest.loaders.archive import check_zip
 from ingest.loaders.base import Block, LoadedDocument
 
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
@@ -24,8 +24,7 @@ def load_docx(path: Path) -> LoadedDocument:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    if not zipfile.is_zipfile(path):
-        raise IngestError(path.name, "not a valid DOCX file (it is not a zip container)")
+    check_zip(path, "DOCX")
     try:
         document = docx.Document(str(path))
     except Exception as exc:

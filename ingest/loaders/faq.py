@@ -53,8 +53,28 @@ def rows_to_document(rows: list[list[str]], name: str, title: str) -> LoadedDocu
     return LoadedDocument(title=title, blocks=blocks, warnings=warnings)
 
 
+def _json_rows(path: Path) -> list[list[str]]:
+    """A JSON FAQ: a list of objects (or {"faqs": [...]}) with question/answer keys."""
+    import json
+
+    try:
+        data = json.loads(decode(path.read_bytes(), path.name))
+    except json.JSONDecodeError as exc:
+        raise IngestError(path.name, f"not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
+    if isinstance(data, dict):
+        data = next((v for v in data.values() if isinstance(v, list)), None)
+    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+        raise IngestError(path.name, "a JSON FAQ must be a list of objects with question and answer keys")
+    keys: list[str] = []
+    for item in data:
+        keys.extend(k for k in item if k not in keys)
+    return [keys] + [[item.get(k) for k in keys] for item in data]
+
+
 def load_faq(path: Path) -> LoadedDocument:
-    if path.suffix.lower() == ".xlsx":
+    if path.suffix.lower() == ".json":
+        rows = _json_rows(path)
+    elif path.suffix.lower() == ".xlsx":
         rows = _xlsx_rows(path)
     else:
         text = decode(path.read_bytes(), path.name)
@@ -63,12 +83,11 @@ def load_faq(path: Path) -> LoadedDocument:
 
 
 def _xlsx_rows(path: Path) -> list[list[str]]:
-    import zipfile
-
     from openpyxl import load_workbook
 
-    if not zipfile.is_zipfile(path):
-        raise IngestError(path.name, "not a valid XLSX file (it is not a zip container)")
+    from ingest.loaders.archive import check_zip
+
+    check_zip(path, "XLSX")
     try:
         workbook = load_workbook(str(path), read_only=True, data_only=True)
     except Exception as exc:

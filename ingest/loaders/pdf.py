@@ -86,4 +86,5 @@ def load_pdf(path: Path) -> LoadedDocument:
             para = []
     if not blocks:
         raise IngestError(path.name, "no extractable text on any page (a scanned PDF needs OCR first)")
-    return LoadedDocument(title=meta_title or title or path.stem, blocks=blocks, warnings=warnings)
+    # The first line is the title a reader sees; PDF metadata titles are often "untitled" or a file name.
+    return LoadedDocument(title=title or meta_title or path.stem, blocks=blocks, warnings=warnings)
