@@ -1,0 +1,88 @@
+"""Kill -9 in the middle of ingestion: a restart finds no half-ingested document."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from assistant.config import Settings
+from assistant.services import Services, make_ingestor
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from assistant.config import Settings
+    from assistant.services import Services, make_ingestor
+    from ingest.job import DocumentMeta
+
+    data, docs = Path(sys.argv[1]), Path(sys.argv[2])
+    services = Services(Settings(data_dir=data))
+    services.lock.acquire()
+    services.catalog.create_kb("kb1")
+    ingestor = make_ingestor(services)
+    for round_ in range(1000):
+        for i, path in enumerate(sorted(docs.glob("*.md"))):
+            text = path.read_text(encoding="utf-8").replace("ROUND", str(round_))
+            path.with_suffix(".txt").write_text(text, encoding="utf-8")
+            ingestor.ingest_file(path.with_suffix(".txt"), "kb1", DocumentMeta(id=path.stem))
+            print(f"done {round_} {i}", flush=True)
+    """
+)
+
+
+def make_docs(folder, n: int = 6) -> None:
+    folder.mkdir()
+    for d in range(n):
+        body = "\n".join(f"## 第{s}节\n" + f"第ROUND轮，文档{d}第{s}节：退货须在签收后7天内申请，退款原路返回。" * 6 for s in range(12))
+        (folder / f"doc{d}.md").write_text(f"# 文档{d}\n{body}\n", encoding="utf-8")
+
+
+def check_consistent(data_dir) -> None:
+    services = Services(Settings(data_dir=data_dir))
+    services.lock.acquire()
+    try:
+        ingestor = make_ingestor(services)
+        ingestor.sweep_orphans()
+        catalog = services.catalog
+        live = set(catalog.chunk_ids_of_kb("kb1"))
+        keyword_ids = services.keyword.ids_by_kb().get("kb1", set())
+        vector_ids = set(services.vector.ids("kb1"))
+        assert live == keyword_ids == vector_ids, "every live chunk in both indexes, nothing else"
+        for doc, count in catalog.list_documents("kb1"):
+            chunks = catalog.chunks_of(doc.id)
+            assert len(chunks) == count, f"{doc.id}: catalog says {count} chunks, has {len(chunks)}"
+            rounds = {r for c in chunks for r in re.findall(r"第(\d+)轮", c.text)}
+            assert len(rounds) == 1, f"{doc.id} mixes versions {rounds}"
+        answer = services.pipeline("hybrid", rerank=False).ask("退货多久内申请", kb_ids=["kb1"])
+        assert not answer.refused
+    finally:
+        services.close()
+
+
+def test_killed_ingestion_leaves_no_half_ingested_document(tmp_path):
+    docs = tmp_path / "docs"
+    make_docs(docs)
+    data = tmp_path / "data"
+    rng = random.Random(7)
+    for attempt in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(data), str(docs)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            wanted = 4 + attempt * 3
+            for _ in range(wanted):
+                line = proc.stdout.readline()
+                assert line.startswith("done"), proc.stderr.read()
+            time.sleep(rng.uniform(0.0, 0.15))  # land somewhere inside the next document
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        check_consistent(data)
