@@ -29,6 +29,7 @@ app.add_typer(docs_app, name="docs")
 
 console = Console()
 err = Console(stderr=True)
+CLI_GROUP = 20
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -110,9 +111,9 @@ def ingest(
             TimeElapsedColumn(), TextColumn("{task.fields[current]}"), console=console,
         ) as progress:
             task = progress.add_task("ingesting", total=len(files), current="")
-            for path in files:
-                progress.update(task, current=path.name)
-                result = ingestor.ingest_file(path, kb, meta)
+
+            def show(result) -> None:
+                nonlocal failed
                 if result.status == "failed":
                     failed += 1
                     progress.console.print(f"[red]✗[/] {result.error}")
@@ -122,6 +123,12 @@ def ingest(
                         + "".join(f"\n  [yellow]![/] {w}" for w in result.warnings)
                     )
                 progress.advance(task)
+
+            # Groups of files share embedding batches and index commits; the bar moves per group.
+            for start in range(0, len(files), CLI_GROUP):
+                group = files[start : start + CLI_GROUP]
+                progress.update(task, current=group[0].name)
+                ingestor.ingest_files(group, kb, [meta] * len(group), on_result=show)
         if failed:
             _fail(f"{failed} of {len(files)} files failed; the others were ingested", code=2)
     finally:
@@ -242,6 +249,32 @@ def serve(
     application = create_app(settings, load_demo=load_demo, url=url)
     console.print(f"serving on {url}  (docs: {url}/docs, data: {settings.data_dir})")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command("erp-demo")
+def erp_demo(
+    host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port.")] = None,
+    seed: Annotated[Optional[Path], typer.Option(help="Orders JSON file (default: data/erp/orders.json).")] = None,
+) -> None:
+    """Serve the demo ERP order API (token: ASSISTANT_ERP_TOKEN) from data/erp, kept in SQLite."""
+    import uvicorn
+
+    from assistant.erp.demo import create_erp_app, open_demo_store
+
+    settings = Settings()
+    host = host or settings.erp_demo_host
+    port = port or settings.erp_demo_port
+    if settings.erp_token is None:
+        _fail("the demo ERP needs a token: set ASSISTANT_ERP_TOKEN")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_demo_store(settings.data_dir, seed or settings.erp_seed)
+    application = create_erp_app(store, settings.erp_token.get_secret_value())
+    console.print(f"demo ERP on http://{host}:{port}/api/v1  (orders: {seed or settings.erp_seed})")
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    finally:
+        store.close()
 
 
 @app.command("load-demo")

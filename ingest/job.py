@@ -15,7 +15,8 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,11 @@ class DocumentMeta:
     url: str | None = None
 
 
+ProgressCallback = Callable[["IngestResult"], None]
+EMBED_BATCH = 128
+SWITCH_GROUP = 50  # documents switched per hold of the visibility gate
+
+
 @dataclass
 class IngestResult:
     source: str
@@ -56,6 +62,17 @@ class IngestResult:
     chunks: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """A document ready to switch in: its full chunk set, and the chunks not yet in the indexes."""
+
+    doc: Document
+    chunks: list[Chunk]
+    fresh: list[Chunk]
+    replaces: bool
+    warnings: list[str]
 
 
 def slug(name: str) -> str:
@@ -94,15 +111,49 @@ class Ingestor:
         self.max_bytes = max_bytes
         self.gate = gate or VisibilityGate()
 
+    # -- entry points ------------------------------------------------------------------------
     def ingest_file(
         self, path: Path, kb: str, meta: DocumentMeta | None = None, *, source: str | None = None
     ) -> IngestResult:
         """Ingest one file; failures come back as a result, never half-written."""
-        path = Path(path)
-        source = source or path.name
-        meta = meta or DocumentMeta()
+        return self.ingest_files([Path(path)], kb, [meta or DocumentMeta()], sources=[source])[0]
+
+    def ingest_files(
+        self,
+        paths: Sequence[Path],
+        kb: str,
+        metas: Sequence[DocumentMeta] | None = None,
+        *,
+        sources: Sequence[str | None] | None = None,
+        on_result: ProgressCallback | None = None,
+    ) -> list[IngestResult]:
+        """Ingest several files with batched, pipelined embedding; each document switches atomically.
+
+        A file that fails (unreadable, too big, empty...) gets a failed result naming it; the
+        others still go in.
+        """
+        metas = list(metas) if metas is not None else [DocumentMeta() for _ in paths]
+        sources = list(sources) if sources is not None else [None] * len(paths)
         try:
             self.catalog.require_kb(kb)
+        except AssistantError as exc:
+            return [IngestResult(source=s or Path(p).name, status="failed", error=str(exc)) for p, s in zip(paths, sources)]
+        outcomes: list[_Plan | IngestResult] = []
+        for path, meta, source in zip(paths, metas, sources):
+            outcomes.append(self._plan_file(Path(path), kb, meta, source or Path(path).name))
+        return self._commit(kb, outcomes, on_result)
+
+    def ingest_batch(
+        self, items: list[tuple[LoadedDocument, DocumentMeta, str]], kb: str
+    ) -> list[IngestResult]:
+        """Ingest already-loaded documents (eval corpora): (loaded, metadata with an id, source)."""
+        self.catalog.require_kb(kb)
+        outcomes = [self._plan(loaded, kb, meta, source, content_hash="") for loaded, meta, source in items]
+        return self._commit(kb, outcomes, None)
+
+    # -- planning ------------------------------------------------------------------------------
+    def _plan_file(self, path: Path, kb: str, meta: DocumentMeta, source: str) -> _Plan | IngestResult:
+        try:
             size = path.stat().st_size if path.exists() else 0
             if size > self.max_bytes:
                 raise IngestError(
@@ -111,18 +162,13 @@ class Ingestor:
             data_hash = hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
             loaded = load_file(path)
         except AssistantError as exc:
-            return IngestResult(source=source, status="failed", doc_id=meta.id, error=str(exc))
-        return self.ingest_loaded(loaded, kb, meta, source=source, content_hash=data_hash)
+            message = f"{source}: {exc.problem if isinstance(exc, IngestError) else exc}"
+            return IngestResult(source=source, status="failed", doc_id=meta.id, error=message)
+        return self._plan(loaded, kb, meta, source, content_hash=data_hash)
 
-    def ingest_loaded(
-        self,
-        loaded: LoadedDocument,
-        kb: str,
-        meta: DocumentMeta,
-        *,
-        source: str,
-        content_hash: str,
-    ) -> IngestResult:
+    def _plan(
+        self, loaded: LoadedDocument, kb: str, meta: DocumentMeta, source: str, *, content_hash: str
+    ) -> _Plan | IngestResult:
         doc_id = meta.id or slug(source)
         settings_hash = hashlib.sha256(
             json.dumps(
@@ -131,9 +177,14 @@ class Ingestor:
             ).encode()
         ).hexdigest()
         existing = self.catalog.get_document(doc_id)
-        if existing and existing.kb == kb and existing.content_hash == settings_hash:
+        if content_hash and existing and existing.kb == kb and existing.content_hash == settings_hash:
             return IngestResult(source=source, status="unchanged", doc_id=doc_id, chunks=len(self.catalog.chunk_ids(doc_id)))
-
+        if existing and existing.kb != kb:
+            return IngestResult(
+                source=source, status="failed", doc_id=doc_id,
+                error=f"{source}: document id {doc_id!r} already belongs to knowledge base {existing.kb!r}; "
+                "delete it there or give this one another id",
+            )
         doc = Document(
             id=doc_id,
             kb=kb,
@@ -149,63 +200,62 @@ class Ingestor:
         chunks = chunk_document(doc_id, kb, loaded, size=self.chunk_size, overlap=self.chunk_overlap)
         if not chunks:
             return IngestResult(source=source, status="failed", doc_id=doc_id, error=f"{source}: no text to index")
-        live = set(self.catalog.chunk_ids(doc_id))
+        live = set(self.catalog.chunk_ids(doc_id)) if existing else set()
         fresh = [c for c in chunks if c.id not in live]
-        try:
-            if fresh:
-                vectors = self.embedder.embed_documents([embedding_text(c) for c in fresh])
-                self.vector.add(kb, [c.id for c in fresh], vectors, [c.doc_id for c in fresh])
-                self.keyword.apply(add=fresh)
-            with self.gate.switching():
-                replacement = self.catalog.replace_document(doc, chunks)  # the visible switch
-                self._purge(kb, replacement.removed_ids)
-        except Exception as exc:
-            self._discard(kb, [c.id for c in fresh])
-            if isinstance(exc, AssistantError):
-                return IngestResult(source=source, status="failed", doc_id=doc_id, error=str(exc))
-            raise
-        return IngestResult(
-            source=source,
-            status="replaced" if existing else "added",
-            doc_id=doc_id,
-            chunks=len(chunks),
-            warnings=list(loaded.warnings),
-        )
+        return _Plan(doc=doc, chunks=chunks, fresh=fresh, replaces=existing is not None, warnings=list(loaded.warnings))
 
-    def ingest_batch(
-        self, items: list[tuple[LoadedDocument, DocumentMeta, str]], kb: str, *, embed_batch: int = 256
+    # -- committing ----------------------------------------------------------------------------
+    def _commit(
+        self, kb: str, outcomes: list[_Plan | IngestResult], on_result: ProgressCallback | None
     ) -> list[IngestResult]:
-        """Ingest many already-loaded documents with batched embedding and one index commit.
-
-        Each item is (loaded document, metadata with an id, source name). Used for corpora of
-        thousands of small documents (eval sets), where per-document commits would dominate.
-        """
-        self.catalog.require_kb(kb)
-        plans: list[tuple[Document, list[Chunk]]] = []
+        plans = [o for o in outcomes if isinstance(o, _Plan)]
+        fresh = [c for p in plans for c in p.fresh]
+        try:
+            self._index_fresh(kb, fresh)  # invisible until the catalog lists them
+        except Exception:
+            self._discard(kb, [c.id for c in fresh])
+            raise
         results: list[IngestResult] = []
-        for loaded, meta, source in items:
-            doc_id = meta.id or slug(source)
-            chunks = chunk_document(doc_id, kb, loaded, size=self.chunk_size, overlap=self.chunk_overlap)
-            if not chunks:
-                results.append(IngestResult(source=source, status="failed", doc_id=doc_id, error="no text"))
-                continue
-            doc = Document(id=doc_id, kb=kb, title=meta.title or loaded.title, source=source,
-                           version=meta.version or loaded.version, url=meta.url, tags=meta.tags)
-            plans.append((doc, chunks))
-        fresh = [c for _, chunks in plans for c in chunks]
-        for i in range(0, len(fresh), embed_batch):
-            part = fresh[i : i + embed_batch]
-            vectors = self.embedder.embed_documents([embedding_text(c) for c in part])
-            self.vector.add(kb, [c.id for c in part], vectors, [c.doc_id for c in part])
-        self.keyword.apply(add=fresh)
-        with self.gate.switching():
+        for start in range(0, len(outcomes), SWITCH_GROUP):
+            group = outcomes[start : start + SWITCH_GROUP]
             removed: list[str] = []
-            for doc, chunks in plans:
-                replacement = self.catalog.replace_document(doc, chunks)
-                removed.extend(replacement.removed_ids)
-                results.append(IngestResult(source=doc.source, status="added", doc_id=doc.id, chunks=len(chunks)))
-            self._purge(kb, removed)
+            with self.gate.switching():
+                for outcome in group:
+                    if isinstance(outcome, IngestResult):
+                        results.append(outcome)
+                        continue
+                    try:
+                        replacement = self.catalog.replace_document(outcome.doc, outcome.chunks)
+                    except AssistantError as exc:
+                        self._discard(kb, [c.id for c in outcome.fresh])
+                        results.append(IngestResult(source=outcome.doc.source, status="failed",
+                                                    doc_id=outcome.doc.id, error=f"{outcome.doc.source}: {exc}"))
+                        continue
+                    removed.extend(replacement.removed_ids)
+                    results.append(IngestResult(
+                        source=outcome.doc.source, status="replaced" if outcome.replaces else "added",
+                        doc_id=outcome.doc.id, chunks=len(outcome.chunks), warnings=outcome.warnings,
+                    ))
+                self._purge(kb, removed)
+            if on_result:
+                for result in results[start:]:
+                    on_result(result)
         return results
+
+    def _index_fresh(self, kb: str, fresh: list[Chunk]) -> None:
+        """Embed in batches on a helper thread while the previous batch goes into Chroma."""
+        if not fresh:
+            return
+        batches = [fresh[i : i + EMBED_BATCH] for i in range(0, len(fresh), EMBED_BATCH)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
+            pending = pool.submit(self.embedder.embed_documents, [embedding_text(c) for c in batches[0]])
+            for i, batch in enumerate(batches):
+                vectors = pending.result()
+                if i + 1 < len(batches):
+                    nxt = batches[i + 1]
+                    pending = pool.submit(self.embedder.embed_documents, [embedding_text(c) for c in nxt])
+                self.vector.add(kb, [c.id for c in batch], vectors, [c.doc_id for c in batch])
+        self.keyword.apply(add=fresh)
 
     def delete_document(self, doc_id: str) -> bool:
         doc = self.catalog.get_document(doc_id)
@@ -259,4 +309,3 @@ def _meta_dict(meta: DocumentMeta) -> dict:
     return {k: v for k, v in meta.__dict__.items()}
 
 
-ProgressCallback = Callable[[IngestResult], None]

@@ -64,20 +64,24 @@ class IngestWorker:
 
     def _process(self, job_id: str, kb: str, files: list[UploadedFile], meta: DocumentMeta) -> None:
         self.jobs.update(job_id, status="running")
-        results: list[dict] = [{"source": f.source, "status": "queued"} for f in files]
-        for i, f in enumerate(files):
-            results[i]["status"] = "running"
-            self.jobs.update(job_id, files=results)
-            one_meta = meta if len(files) == 1 else DocumentMeta(
-                version=meta.version, effective_date=meta.effective_date, owner=meta.owner,
-                tags=meta.tags, url=meta.url,
-            )
-            result = self.ingestor.ingest_file(f.path, kb, one_meta, source=f.source)
-            results[i] = {
+        results: list[dict] = [{"source": f.source, "status": "running"} for f in files]
+        self.jobs.update(job_id, files=results)
+        single = meta
+        shared = DocumentMeta(version=meta.version, effective_date=meta.effective_date, owner=meta.owner,
+                              tags=meta.tags, url=meta.url)
+        metas = [single] if len(files) == 1 else [shared] * len(files)
+        done = 0
+
+        def record(result) -> None:
+            nonlocal done
+            results[done] = {
                 "source": result.source, "status": result.status, "doc_id": result.doc_id,
                 "chunks": result.chunks, "error": result.error, "warnings": result.warnings,
             }
-            self.jobs.update(job_id, files=results, done=i + 1)
+            done += 1
+            self.jobs.update(job_id, files=results, done=done)
+
+        self.ingestor.ingest_files([f.path for f in files], kb, metas, sources=[f.source for f in files], on_result=record)
         failed = sum(r["status"] == "failed" for r in results)
         self.jobs.update(
             job_id,
