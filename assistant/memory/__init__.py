@@ -1,0 +1,1 @@
+"""Conversation memory: recent turns, recall of older ones, and follow-up rewriting."""
