@@ -54,8 +54,11 @@ def eval_settings(data_dir: Path, base: Settings | None = None) -> Settings:
     )
 
 
-def ingest_corpus(services: Services, dataset: Dataset, progress: Progress | None = None) -> None:
+def ingest_corpus(
+    services: Services, dataset: Dataset, progress: Progress | None = None, *, with_vectors: bool = True
+) -> None:
     ingestor = make_ingestor(services)
+    ingestor.with_vectors = with_vectors  # a BM25-only run need not embed the corpus
     services.catalog.create_kb(EVAL_KB, f"eval corpus {dataset.name}")
     items = []
     for doc in dataset.corpus:
@@ -118,7 +121,7 @@ def run(
         services.lock.acquire()
         try:
             if services.catalog.count_chunks([EVAL_KB]) == 0:
-                ingest_corpus(services, dataset, progress)
+                ingest_corpus(services, dataset, progress, with_vectors=modes != ["bm25"])
             return [_run_mode(services, dataset, m, progress) for m in modes]
         finally:
             services.close()

@@ -101,6 +101,7 @@ class Ingestor:
         chunk_overlap: int = 60,
         max_bytes: int = 50 * 1024 * 1024,
         gate: VisibilityGate | None = None,
+        with_vectors: bool = True,
     ):
         self.catalog = catalog
         self.keyword = keyword
@@ -110,6 +111,7 @@ class Ingestor:
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
         self.gate = gate or VisibilityGate()
+        self.with_vectors = with_vectors  # False only for keyword-only evaluation runs
 
     # -- entry points ------------------------------------------------------------------------
     def ingest_file(
@@ -245,6 +247,9 @@ class Ingestor:
     def _index_fresh(self, kb: str, fresh: list[Chunk]) -> None:
         """Embed in batches on a helper thread while the previous batch goes into Chroma."""
         if not fresh:
+            return
+        if not self.with_vectors:
+            self.keyword.apply(add=fresh)
             return
         batches = [fresh[i : i + EMBED_BATCH] for i in range(0, len(fresh), EMBED_BATCH)]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
