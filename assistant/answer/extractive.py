@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.answer.faq import best_faq_match
 from assistant.domain import Answer, Citation, DocRef, Hit, Trace
 from assistant.text.normalize import detect_language, normalize
 from assistant.text.sentences import split_sentences
@@ -51,6 +52,7 @@ class ExtractiveAnswerer:
         min_similarity: float = 0.45,
         min_coverage: float = 0.5,
         candidate_hits: int = 5,
+        faq_threshold: float = 0.6,
     ):
         self._term_weights = term_weights
         self.max_sentences = max_sentences
@@ -58,6 +60,7 @@ class ExtractiveAnswerer:
         self.min_similarity = min_similarity
         self.min_coverage = min_coverage
         self.candidate_hits = candidate_hits
+        self.faq_threshold = faq_threshold  # 0 turns FAQ matching off
 
     # -- evidence --------------------------------------------------------------------------
     def evidence(self, question: str, hits: Sequence[Hit]) -> Evidence:
@@ -86,6 +89,11 @@ class ExtractiveAnswerer:
         self, question: str, hits: Sequence[Hit], tool_results: Sequence = (), history: Sequence = ()
     ) -> Answer:
         trace = Trace(question=question)
+        match = best_faq_match(question, hits, self.faq_threshold) if self.faq_threshold else None
+        if match is not None:
+            faq = match.hit.chunk
+            trace.notes.append(f"faq match: {faq.question!r} similarity={match.similarity:.2f}")
+            return self._cite([_Scored(hits.index(match.hit), 0, faq.text.strip(), 1.0, faq=True)], hits, question, trace)
         evidence = self.evidence(question, hits)
         trace.notes.append(
             f"evidence: coverage={evidence.coverage:.2f} similarity="
@@ -99,7 +107,10 @@ class ExtractiveAnswerer:
         if not picked:
             trace.notes.append("refused: no sentence of the top passages speaks to the question")
             return self.refusal(question, trace)
+        return self._cite(picked, hits, question, trace)
 
+    def _cite(self, picked: list[_Scored], hits: Sequence[Hit], question: str, trace: Trace) -> Answer:
+        """Number the sources of the picked sentences and write the answer with [n] markers."""
         hits_by_id = {h.chunk.id: h.chunk for h in hits}
         numbers: dict[str, int] = {}
         citations: list[Citation] = []

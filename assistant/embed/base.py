@@ -20,11 +20,15 @@ class Embedder(Protocol):
 
 
 def make_embedder(spec: str) -> Embedder:
-    """Build the embedder a setting names: ``use`` or a sentence-transformers model path/name."""
+    """Build the embedder a setting names: ``use``, ``e5`` or a sentence-transformers model path/name."""
     if spec == "use":
         from assistant.embed.use import USEEmbedder
 
         return USEEmbedder()
+    if spec == "e5":
+        from assistant.embed.e5 import E5Embedder
+
+        return E5Embedder()
     from assistant.embed.sentence_transformers import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(spec.removeprefix("st:"))

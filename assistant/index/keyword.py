@@ -14,7 +14,7 @@ from pathlib import Path
 import tantivy
 
 from assistant.domain import Chunk
-from assistant.text.tokenize import tokenize
+from assistant.text.tokenize import keyword_terms
 
 WRITER_HEAP = 64_000_000
 
@@ -28,21 +28,25 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-def chunk_terms(chunk: Chunk) -> list[str]:
+def chunk_terms(chunk: Chunk, *, bigrams: bool = False) -> list[str]:
     """What the keyword index sees of a chunk: its heading path adds context; FAQ questions count twice."""
     parts = [chunk.section, chunk.text]
     if chunk.question:
         parts.append(chunk.question)
-    return tokenize("\n".join(p for p in parts if p))
+    return keyword_terms("\n".join(p for p in parts if p), bigrams=bigrams)
 
 
 class KeywordIndex:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, bigrams: bool = False):
         path.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
         self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
+        self.bigrams = bigrams  # index Chinese character pairs beside the words
+
+    def query_terms(self, text: str) -> list[str]:
+        return keyword_terms(text, bigrams=self.bigrams)
 
     def _writer_(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -64,7 +68,7 @@ class KeywordIndex:
                             chunk_id=chunk.id,
                             doc_id=chunk.doc_id,
                             kb=chunk.kb,
-                            body=" ".join(chunk_terms(chunk)),
+                            body=" ".join(chunk_terms(chunk, bigrams=self.bigrams)),
                         )
                     )
                 writer.commit()

@@ -13,7 +13,6 @@ from assistant.index.vector import VectorIndex
 from assistant.retrieve.base import Retrieval, stage_view
 from assistant.retrieve.fusion import reciprocal_rank_fusion
 from assistant.store.catalog import Catalog
-from assistant.text.tokenize import tokenize
 
 MODES = ("bm25", "vector", "hybrid")
 
@@ -74,7 +73,7 @@ class HybridRetriever:
         dense: list[tuple[str, float]] = []
         if self.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
-            bm25 = self.keyword.search(tokenize(query), kb_ids, max(k, self.bm25_candidates))
+            bm25 = self.keyword.search(self.keyword.query_terms(query), kb_ids, max(k, self.bm25_candidates))
             timings["bm25"] = _ms(t0)
         if qvec is not None:
             t0 = time.perf_counter()

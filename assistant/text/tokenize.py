@@ -71,6 +71,24 @@ def tokenize(text: str, *, drop_stopwords: bool = False) -> list[str]:
     return terms
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+
+
+def cjk_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of every run of Chinese characters, marked so they never
+    collide with a word: paraphrases and typos that break word segmentation still share pairs."""
+    grams: list[str] = []
+    for run in _CJK_RUN.findall(normalize(text)):
+        grams.extend(f"#{run[i:i + 2]}" for i in range(len(run) - 1))
+    return grams
+
+
+def keyword_terms(text: str, *, bigrams: bool = False) -> list[str]:
+    """Terms for the BM25 index and its queries: words, plus Chinese character pairs if asked."""
+    terms = tokenize(text)
+    return terms + cjk_bigrams(text) if bigrams else terms
+
+
 def content_terms(text: str) -> list[str]:
     """Distinct meaningful terms of a question, in order: what an answer must speak to."""
     seen: dict[str, None] = {}

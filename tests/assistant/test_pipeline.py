@@ -93,3 +93,10 @@ def test_colloquial_question_with_full_width_punctuation_is_answered(pipeline):
     answer = pipeline.ask("退款多久能到账啊？？急！！")
     assert not answer.refused
     assert {c.doc_id for c in answer.citations} & {"payment-issues", "returns-refunds", "faq"}
+
+
+def test_question_close_to_an_faq_question_is_answered_with_that_faq(pipeline):
+    answer = pipeline.ask("无理由退货的运费由谁承担？")
+    assert answer.citations[0].doc_id == "faq"
+    assert answer.citations[0].section.endswith("无理由退货的运费谁承担？")
+    assert any(n.startswith("faq match:") for n in answer.trace.notes)
