@@ -149,3 +149,23 @@ def table_command(results: Annotated[list[Path], typer.Argument(help="JSON files
         payload = json.loads(path.read_text(encoding="utf-8"))
         rows.extend(payload if isinstance(payload, list) else [payload])
     print(markdown_table(rows))
+
+
+@eval_app.command("calibrate")
+def calibrate_command(
+    dataset: Annotated[list[Path], typer.Option("--dataset", help="One or more datasets with unanswerable queries.")],
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N queries of each.")] = None,
+    top: Annotated[int, typer.Option(help="How many floor pairs to show.")] = 10,
+) -> None:
+    """Sweep the refusal floors (term coverage, vector similarity) and rank them by balanced accuracy."""
+    from eval.calibrate import evidence_points, sweep
+
+    points = [p for d in dataset for p in evidence_points(d, limit=limit)]
+    if not any(p.impossible for p in points):
+        err.print("[bold red]error:[/] no unanswerable queries (is_impossible) in these datasets: nothing to calibrate")
+        raise typer.Exit(2)
+    table = Table("min coverage", "min similarity", "refuse impossible", "false refusal", "balanced")
+    for f in sweep(points)[:top]:
+        table.add_row(f"{f.min_coverage:.2f}", f"{f.min_similarity:.2f}", f"{f.refusal_rate:.3f}",
+                      f"{f.false_refusal_rate:.3f}", f"{f.balanced:.3f}")
+    console.print(table)
