@@ -3,7 +3,7 @@
 A set is a folder holding::
 
     corpus.jsonl      {"_id", "title", "text"}                 one document per line
-    queries.jsonl     {"_id", "text", "answers", "is_impossible", "conversation"?}
+    queries.jsonl     {"_id", "text", "answers", "is_impossible", "conversation"?, "standalone"?}
     qrels/test.tsv    query-id <TAB> corpus-id <TAB> score     (optional header line)
 
 The loader is tolerant about optional fields (missing ``answers`` -> ``[]``, missing
@@ -52,6 +52,7 @@ class Query:
     answers: list[str] = field(default_factory=list)
     is_impossible: bool = False
     conversation: list[str] = field(default_factory=list)
+    standalone: str | None = None  # multi-turn sets: the follow-up written out in full
 
 
 @dataclass
@@ -185,6 +186,7 @@ def load_queries(path: Path, limit: int | None = None) -> list[Query]:
                 answers=_get_str_list(obj, "answers", path, lineno),
                 is_impossible=_get_bool(obj, "is_impossible", path, lineno),
                 conversation=_get_str_list(obj, "conversation", path, lineno),
+                standalone=_get_str(obj, "standalone", path, lineno, required=False) or None,
             )
         )
     return queries

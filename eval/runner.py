@@ -132,15 +132,47 @@ def _run_mode(services: Services, dataset: Dataset, mode: str, progress: Progres
     pipeline = services.pipeline(retrieval_mode, rerank=bool(rerank))
     pipeline.trace_depth = RANK_DEPTH
     records: list[QueryRecord] = []
+    standalone: dict[str, list[str]] = {}
     total = len(dataset.queries)
     for i, query in enumerate(dataset.queries, start=1):
-        question = query.text
+        context = {}
+        if query.conversation:
+            # Replay the earlier turns into a conversation of its own, then ask the follow-up in it.
+            context["conversation_id"] = f"eval:{mode}:{query.id}"
+            for turn in query.conversation:
+                pipeline.ask(turn, kb_ids=[EVAL_KB], **context)
         t0 = time.perf_counter()
-        answer = pipeline.ask(question, kb_ids=[EVAL_KB])
+        answer = pipeline.ask(query.text, kb_ids=[EVAL_KB], **context)
         records.append(record_of(query.id, answer, (time.perf_counter() - t0) * 1000))
+        if query.standalone:
+            standalone[query.id] = ranked_doc_ids(pipeline.ask(query.standalone, kb_ids=[EVAL_KB]))
         if progress and (i % 10 == 0 or i == total):
             progress(mode, i, total)
-    return ModeRun(result=aggregate(records, dataset, mode), records=records)
+    result = aggregate(records, dataset, mode)
+    if standalone:
+        result["conversation"] = conversation_scores(records, standalone, dataset)
+    return ModeRun(result=result, records=records)
+
+
+def conversation_scores(records: list[QueryRecord], standalone: dict[str, list[str]], dataset: Dataset) -> dict:
+    """Follow-ups (asked in their conversation) against the same questions written out in full."""
+    from eval.metrics import ndcg_at_k, recall_at_k
+
+    pairs = [(r, standalone[r.query_id]) for r in records if r.query_id in standalone and dataset.qrels.get(r.query_id)]
+    if not pairs:
+        return {}
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    qrels = dataset.qrels
+    return {
+        "queries": len(pairs),
+        "followup_recall@5": mean([recall_at_k(r.ranked_doc_ids, qrels[r.query_id], 5) for r, _ in pairs]),
+        "standalone_recall@5": mean([recall_at_k(s, qrels[r.query_id], 5) for r, s in pairs]),
+        "followup_ndcg@10": mean([ndcg_at_k(r.ranked_doc_ids, qrels[r.query_id], 10) for r, _ in pairs]),
+        "standalone_ndcg@10": mean([ndcg_at_k(s, qrels[r.query_id], 10) for r, s in pairs]),
+    }
 
 
 def run_many(dataset_dirs: Sequence[Path], **kwargs) -> dict[str, list[ModeRun]]:

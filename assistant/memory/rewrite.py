@@ -16,9 +16,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import rjieba
+
 from assistant.memory.store import Turn
 from assistant.text.normalize import normalize
-from assistant.text.tokenize import content_terms
+from assistant.text.tokenize import STOPWORDS, stem
 
 ORDER_NUMBER = re.compile(r"(?<![\d-])(\d{8}-\d{3,6}|\d{12,20})(?![\d-])")
 ORDER_REFERENCE = re.compile(r"(这个|那个|该|此|这|那|上面的?|刚才的?|我的)(订单|单子|单)|\b(this|that|the|my) order\b", re.I)
@@ -30,7 +32,8 @@ MAX_SHORT_CHARS = 12
 # Words that ask *something* about a topic without naming one: "那要多久", "how long", "能不能".
 PREDICATES = frozenset(
     """那要 还要 要多久 多久 多长 多长时间 时间 多少 多少钱 几天 怎么办 怎么弄 怎么样 可以 能不能 行不行 是否
-    收费 费用 免费 规定 要求 条件 流程 long much many time cost fee free take need required""".split()
+    收费 费用 免费 规定 要求 条件 流程 申请 办理 处理 开具 查询 操作 使用 提交 需要 什么样
+    long much many time cost fee free take need required apply""".split()
 )
 
 
@@ -49,14 +52,25 @@ class RuleRewriter:
         self._term_weights = term_weights
 
     def topic(self, text: str, n: int = 2) -> list[str]:
-        """The heaviest multi-character terms of a question: what it is about."""
-        terms = [t for t in content_terms(text) if len(t) >= 2 and not t.isdigit() and not ORDER_NUMBER.fullmatch(t)]
-        if not terms:
+        """What a question is about: its heaviest runs of adjacent content words, in text order.
+
+        rjieba splits compounds (电子 + 发票); adjacent content words are joined back into one
+        topic (电子发票), so a topic switch replaces the whole compound.
+        """
+        runs: list[list[str]] = [[]]
+        for raw in rjieba.cut(normalize(text)):
+            word = stem(raw.strip())
+            if _is_content(word):
+                runs[-1].append(word)
+            elif runs[-1]:
+                runs.append([])
+        runs = [r for r in runs if r]
+        if not runs:
             return []
-        weights = self._term_weights(terms)
-        ranked = sorted(terms, key=lambda t: (-len(t) * weights.get(t, 0.0), terms.index(t)))
-        keep = [t for t in ranked[:n]]
-        return [t for t in terms if t in keep]  # in their original order
+        weights = self._term_weights([w for r in runs for w in r])
+        score = {i: max(len(w) * weights.get(w, 0.0) for w in r) for i, r in enumerate(runs)}
+        keep = sorted(score, key=lambda i: (-score[i], i))[:n]
+        return ["".join(runs[i]) if _is_cjk_run(runs[i]) else " ".join(runs[i]) for i in sorted(keep)]
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
         asked = [t for t in history if t.role == "user"]
@@ -91,12 +105,23 @@ class RuleRewriter:
         if ORDER_REFERENCE.search(question):
             return False  # "这个订单" names its subject; the order-number rule fills in which one
         bare = question
-        own = [t for t in self.topic(bare, n=3) if t not in PREDICATES]
+        own = self.topic(bare, n=3)
         deictic = DEICTIC.search(bare)
         if len(own) >= 2 and not deictic:
             return False  # it names its own subject
         short = len(re.sub(r"[\s?？。!！,，]", "", bare)) <= MAX_SHORT_CHARS or len(bare.split()) <= 5
         return bool(deictic or (ELLIPTICAL_LEAD.search(bare.strip()) and len(own) <= 1) or (short and not own))
+
+
+def _is_content(word: str) -> bool:
+    return (
+        len(word) >= 2 and word not in STOPWORDS and word not in PREDICATES and not word.isdigit()
+        and not ORDER_NUMBER.fullmatch(word) and bool(re.search(r"\w", word))
+    )
+
+
+def _is_cjk_run(words: list[str]) -> bool:
+    return all(re.search(r"[\u4e00-\u9fff]", w) for w in words)
 
 
 def _switch_target(question: str) -> str | None:

@@ -31,7 +31,7 @@ STOPWORDS = frozenset(
 )
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """A deliberately small English suffix stripper (plural and common verb endings)."""
     if len(word) <= 3 or not _ASCII_WORD.match(word):
         return word
@@ -64,7 +64,7 @@ def tokenize(text: str, *, drop_stopwords: bool = False) -> list[str]:
         else:
             subs = [piece]
         for term in subs:
-            term = _stem(term)
+            term = stem(term)
             if drop_stopwords and term in STOPWORDS:
                 continue
             terms.append(term)

@@ -28,7 +28,11 @@ def test_topic_switch_swaps_the_subject_of_the_previous_question(rewriter):
 
 
 def test_bare_x_ne_switches_too(rewriter):
-    assert rewriter.rewrite("银卡呢", [user("金卡会员有什么权益"), bot()]).query == "银卡会员有什么权益"
+    assert rewriter.rewrite("银卡呢", [user("金卡会员有什么权益"), bot()]).query == "银卡有什么权益"
+
+
+def test_a_compound_topic_is_switched_whole(rewriter):
+    assert rewriter.rewrite("那退款呢？", [user("电子发票怎么开？"), bot()]).query == "退款怎么开？"
 
 
 def test_elliptical_question_borrows_the_previous_topic(rewriter):
