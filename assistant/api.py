@@ -61,13 +61,22 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "chunks": services.catalog.count_chunks()}
+        return {
+            "status": "ok",
+            "chunks": services.catalog.count_chunks(),
+            "answering": services.answer_chain.stats(),  # breaker states and backend switches
+        }
 
     @app.post("/v1/ask", response_model=Answer)
     async def ask(request: AskRequest) -> Answer:
         kb_ids = [request.kb] if isinstance(request.kb, str) else request.kb
         try:
-            return await run_in_threadpool(services.default_pipeline.ask, request.question, kb_ids=kb_ids)
+            return await run_in_threadpool(
+                services.default_pipeline.ask,
+                request.question,
+                kb_ids=kb_ids,
+                conversation_id=f"api:{request.conversation_id}" if request.conversation_id else None,
+            )
         except UnknownKnowledgeBase as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
 

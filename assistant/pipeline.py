@@ -1,17 +1,21 @@
-"""The question-answering pipeline: route, retrieve, fuse, rerank, answer, cite - top to bottom."""
+"""The question-answering pipeline: route, tools, retrieve, fuse, rerank, answer, cite - top to bottom."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.base import Answerer
 from assistant.domain import Answer, Trace
+from assistant.memory.conversation import ConversationMemory, history_texts
 from assistant.retrieve.base import stage_view
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import Reranker
 from assistant.store.catalog import Catalog
 from assistant.text.normalize import detect_language
+from assistant.tools.base import Caller
+from assistant.tools.stage import ToolsOutcome, ToolStage, knowledge_query
 
 
 class Pipeline:
@@ -20,8 +24,10 @@ class Pipeline:
         catalog: Catalog,
         retriever: HybridRetriever,
         reranker: Reranker,
-        answerer: ExtractiveAnswerer,
+        answerer: Answerer,
         *,
+        tools: ToolStage | None = None,
+        memory: ConversationMemory | None = None,
         top_k: int = 5,
         rerank_depth: int = 20,
         trace_depth: int = 20,
@@ -30,25 +36,46 @@ class Pipeline:
         self.retriever = retriever
         self.reranker = reranker
         self.answerer = answerer
+        self.tools = tools
+        self.memory = memory
         self.top_k = top_k
         self.rerank_depth = rerank_depth
         self.trace_depth = trace_depth
 
-    def ask(self, question: str, *, kb_ids: Sequence[str] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        *,
+        kb_ids: Sequence[str] | None = None,
+        caller: Caller | None = None,
+        history: Sequence[Any] = (),
+        conversation_id: str | None = None,
+    ) -> Answer:
+        """Answer one question; `caller` (default: staff via API/CLI) decides what tool results may show.
+
+        With a ``conversation_id`` the question is read in its conversation: a follow-up is rewritten
+        into a standalone question before retrieval, and the exchange is remembered.
+        """
         started = time.perf_counter()
         question = question.strip()
         kbs = self._route(kb_ids)
         trace = Trace(question=question, language=detect_language(question), kb_ids=kbs)
 
+        standalone, history = self._rewrite(question, conversation_id, history, trace)
+        tools = self._use_tools(standalone, caller or Caller(), history, trace)
+        query = knowledge_query(standalone, tools.results)  # the rule behind a tool result, else the question
+        if query != question:
+            trace.rewritten = query
+
         depth = max(self.rerank_depth, self.top_k, self.trace_depth)
-        retrieval = self.retriever.retrieve(question, kb_ids=kbs, k=depth, trace_depth=self.trace_depth)
+        retrieval = self.retriever.retrieve(query, kb_ids=kbs, k=depth, trace_depth=self.trace_depth)
         trace.stages.update(retrieval.stages)
         trace.timings_ms.update(retrieval.timings_ms)
 
         t0 = time.perf_counter()
-        if self.reranker.can_judge(question):
+        if self.reranker.can_judge(query):
             judged = retrieval.hits[: self.rerank_depth]
-            reranked = self.reranker.rerank(question, judged, len(judged))
+            reranked = self.reranker.rerank(query, judged, len(judged))
             trace.stages["reranked"] = stage_view(reranked, "rerank", self.trace_depth)
             hits = reranked[: self.top_k]
         else:
@@ -57,11 +84,42 @@ class Pipeline:
         trace.timings_ms["rerank"] = _ms(t0)
 
         t0 = time.perf_counter()
-        answer = self.answerer.answer(question, hits)
+        answer = self.answerer.answer(standalone, hits, tools.results, history)
         trace.timings_ms["answer"] = _ms(t0)
         trace.notes.extend(answer.trace.notes)
         trace.timings_ms["total"] = _ms(started)
-        return answer.model_copy(update={"trace": trace})
+        notice = tools.notice(question)  # a lookup that was refused or failed is said, not hidden
+        text = f"{answer.answer}\n{notice}" if notice else answer.answer
+        if self.memory is not None and conversation_id:
+            self.memory.remember(conversation_id, question, standalone, text)
+        return answer.model_copy(update={"question": question, "answer": text, "trace": trace})
+
+    def _rewrite(
+        self, question: str, conversation_id: str | None, history: Sequence[Any], trace: Trace
+    ) -> tuple[str, Sequence[Any]]:
+        """The standalone form of a follow-up, and the conversation the answerer should see."""
+        if self.memory is None or not conversation_id:
+            return question, history
+        t0 = time.perf_counter()
+        context = self.memory.context(conversation_id, question)
+        if context.rewrite and context.rewrite.changed:
+            trace.notes.append(f"rewrite: {context.rewrite.reason}")
+        if context.recalled:
+            trace.notes.append(f"recalled {len(context.recalled)} earlier turn(s) of this conversation")
+        trace.timings_ms["rewrite"] = _ms(t0)
+        turns = [*context.recalled, *context.history]
+        return (context.rewrite.query if context.rewrite else question), [*history, *history_texts(turns)]
+
+    def _use_tools(self, question: str, caller: Caller, history: Sequence[Any], trace: Trace) -> ToolsOutcome:
+        """Run the tools the question needs; every call goes into the trace."""
+        if self.tools is None:
+            return ToolsOutcome()
+        t0 = time.perf_counter()
+        outcome = self.tools.run(question, caller, history)
+        trace.tool_calls.extend(outcome.calls)
+        trace.notes.extend(outcome.notes)
+        trace.timings_ms["tools"] = _ms(t0)
+        return outcome
 
     def _route(self, kb_ids: Sequence[str] | None) -> list[str]:
         """Search the KBs asked for (each must exist), or all of them."""

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from assistant.answer.chain import AnswerChain, backends_from_settings
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.config import Settings
 from assistant.embed.base import Embedder, make_embedder
@@ -20,6 +21,7 @@ from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import Reranker, make_reranker
 from assistant.store.catalog import Catalog
 from assistant.store.lock import DataDirLock
+from assistant.tools.stage import ToolStage, tool_stage_from_settings
 
 # Chroma and Hugging Face must never reach out: no telemetry, no hub downloads.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -41,11 +43,15 @@ class Services:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.settings.db_url)
+        catalog = Catalog(self.settings.db_url)
+        from assistant.text.dictionary import load_domain_terms
+
+        load_domain_terms(catalog.all_tags(), self.settings.user_dictionary)
+        return catalog
 
     @cached_property
     def keyword(self) -> KeywordIndex:
-        return KeywordIndex(self.settings.keyword_dir)
+        return KeywordIndex(self.settings.keyword_dir, bigrams=self.settings.keyword_bigrams)
 
     @cached_property
     def vector(self) -> VectorIndex:
@@ -83,7 +89,19 @@ class Services:
             max_sources=s.max_sources,
             min_similarity=s.min_vector_similarity,
             min_coverage=s.min_term_coverage,
+            faq_threshold=s.faq_match_threshold,
         )
+
+    @cached_property
+    def answer_chain(self) -> AnswerChain:
+        """Primary LLM -> secondary LLM -> extractive; only extractive when no LLM is configured."""
+        return AnswerChain(self.answerer(), backends_from_settings(self.settings))
+
+    @cached_property
+    def tool_stage(self) -> ToolStage | None:
+        """ERP order tools (function calling picks them when an LLM is configured, rules otherwise)."""
+        chain = self.answer_chain
+        return tool_stage_from_settings(self.settings, chain.complete if chain.has_llm else None)
 
     def pipeline(self, mode: str = "hybrid", *, rerank: bool = True) -> Pipeline:
         from assistant.retrieve.rerank import PassThrough
@@ -92,10 +110,22 @@ class Services:
             self.catalog,
             self.retriever(mode),
             self.reranker if rerank else PassThrough(),
-            self.answerer(),
+            self.answer_chain,
+            tools=self.tool_stage,
+            memory=self.memory,
             top_k=self.settings.top_k,
             rerank_depth=self.settings.rerank_depth,
         )
+
+    @cached_property
+    def memory(self):
+        """Conversation memory in the catalog's database, with the rule-based rewriter."""
+        from assistant.memory.conversation import ConversationMemory
+        from assistant.memory.rewrite import RuleRewriter
+        from assistant.memory.store import SqlConversationStore
+
+        store = SqlConversationStore(self.catalog.engine)
+        return ConversationMemory(store, RuleRewriter(self.keyword.idf), self.embedder.embed_query)
 
     @cached_property
     def default_pipeline(self) -> Pipeline:

@@ -28,6 +28,7 @@ from assistant.index.vector import VectorIndex
 from assistant.index.visibility import VisibilityGate
 from assistant.embed.base import Embedder
 from assistant.store.catalog import Catalog
+from assistant.text.tokenize import add_terms
 from ingest.chunking import chunk_document
 from ingest.loaders.base import LoadedDocument, load_file
 
@@ -172,6 +173,7 @@ class Ingestor:
         self, loaded: LoadedDocument, kb: str, meta: DocumentMeta, source: str, *, content_hash: str
     ) -> _Plan | IngestResult:
         doc_id = meta.id or slug(source)
+        add_terms(meta.tags)  # a tag is domain vocabulary: keep it one word from now on
         settings_hash = hashlib.sha256(
             json.dumps(
                 [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, _meta_dict(meta)],

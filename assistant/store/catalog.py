@@ -246,6 +246,11 @@ class Catalog:
             ).mappings().all()
         return [_chunk(r) for r in rows]
 
+    def all_tags(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(documents.c.tags)).scalars().all()
+        return {t for row in rows for t in json.loads(row or "[]")}
+
     def count_chunks(self, kb_ids: Sequence[str] | None = None) -> int:
         query = select(func.count()).select_from(chunks)
         if kb_ids:

@@ -49,7 +49,7 @@ def add_terms(words: Iterable[str]) -> None:
     """Teach the segmenter domain terms (product names, SOP vocabulary) so they stay whole."""
     for word in words:
         if word.strip():
-            rjieba.add_word(word.strip())
+            rjieba.add_word(word.strip(), None, None)
 
 
 def tokenize(text: str, *, drop_stopwords: bool = False) -> list[str]:

@@ -30,7 +30,8 @@ def test_english_plurals_and_verb_forms_meet_their_stem():
 
 
 def test_content_terms_drop_question_words_in_both_languages():
-    assert content_terms("电子发票怎么开？") == ["电子", "发票", "开"]
+    terms = content_terms("电子发票怎么开？")
+    assert {"电子", "发票", "开"} <= set(terms) and not {"怎么", "？"} & set(terms)
     assert "what" not in content_terms("What is the return policy?")
 
 

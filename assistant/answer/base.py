@@ -1,0 +1,17 @@
+"""The answerer interface: extractive, LLM and the fallback chain all answer the same call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from assistant.domain import Answer, Hit
+from assistant.tools.base import ToolResult
+
+
+class Answerer(Protocol):
+    def answer(
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Any] = ()
+    ) -> Answer:
+        """A cited answer from the hits and tool results (numbered sources), or a refusal."""
+        ...

@@ -1,0 +1,73 @@
+"""The prompts: answer from numbered sources only and cite them; decide which tools to call.
+
+Chinese first (the customers and the SOPs are Chinese), with the English rules alongside so the
+same prompt serves English questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.answer.sources import Source
+
+NO_ANSWER = "NO_ANSWER"
+
+ANSWER_SYSTEM = f"""你是电商客服知识助手。只能根据用户消息中编号的【资料】回答，不使用资料以外的知识，不猜测，不编造。
+规则：
+1. 每句话末尾用 [n] 标出依据的资料编号，n 只能是给出的编号；一句话有多个依据就写 [1][2]。
+2. 来自“ERP 订单系统”的资料是刚查询到的订单实时信息，可以直接告诉用户；其他资料是公司规范和常见问题。
+3. 资料不足以回答问题时，只回复 {NO_ANSWER}，不要解释。
+4. 用用户提问的语言回答；简洁，最多 5 句；不要重复问题，不要输出资料编号以外的链接。
+You answer customer-service questions ONLY from the numbered sources in the user message. End every
+sentence with the [n] of the sources it rests on. If the sources do not answer the question, reply
+exactly {NO_ANSWER}. Answer in the language of the question."""
+
+TOOLS_SYSTEM = """你是电商客服助手的工具调度器。根据用户最新的问题判断是否需要调用工具查询实时数据（例如订单状态、物流、发票、退款）。
+需要时调用合适的工具并填好参数（订单号必须出现在对话中，不要编造）；不需要时直接回复 NONE。
+Decide whether the user's latest message needs a live lookup; call the tools with arguments taken
+from the conversation (never invent an order number), or reply NONE."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of the conversation."""
+
+    role: str  # "user" or "assistant"
+    content: str
+
+
+def as_turns(history: Sequence[Any], limit: int) -> list[Turn]:
+    """Accept turns as `Turn`, objects with role/content, mappings, or (role, content) pairs; keep the last `limit`."""
+    turns: list[Turn] = []
+    for item in history:
+        if isinstance(item, Turn):
+            turns.append(item)
+        elif isinstance(item, dict):
+            turns.append(Turn(str(item.get("role", "user")), str(item.get("content", ""))))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            turns.append(Turn(str(item[0]), str(item[1])))
+        elif hasattr(item, "role") and hasattr(item, "content"):
+            turns.append(Turn(str(item.role), str(item.content)))
+    turns = [t for t in turns if t.role in ("user", "assistant") and t.content.strip()]
+    return turns[-limit:] if limit > 0 else []
+
+
+def render_sources(sources: Sequence[Source]) -> str:
+    return "\n\n".join(f"[{s.n}] {s.heading}\n{s.text.strip()}" for s in sources)
+
+
+def answer_messages(question: str, sources: Sequence[Source], history: Sequence[Turn]) -> list[dict[str, str]]:
+    """System rules, the recent conversation, then the sources and the question in one user message."""
+    messages = [{"role": "system", "content": ANSWER_SYSTEM}]
+    messages += [{"role": t.role, "content": t.content} for t in history]
+    messages.append({"role": "user", "content": f"【资料 Sources】\n{render_sources(sources)}\n\n【问题 Question】\n{question}"})
+    return messages
+
+
+def tool_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": TOOLS_SYSTEM}]
+    messages += [{"role": t.role, "content": t.content} for t in history]
+    messages.append({"role": "user", "content": question})
+    return messages

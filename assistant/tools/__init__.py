@@ -1,0 +1,1 @@
+"""Tools the assistant can call while answering (ERP order lookup...), their registry and routing."""

@@ -1,0 +1,98 @@
+"""The seeds' scenario end to end on the demo: a customer asks whether the invoice for an order is out.
+
+"@AI助手 我昨天下的订单20240521-8892，发票开了吗？" must give the invoice status from the ERP and the
+invoicing rule from the SOP (`e-invoice`), both cited - without a model (rules + extractive) and with
+one (function calling + generation, here the fake endpoint).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from assistant.answer.chain import AnswerChain, backends_from_settings
+from assistant.erp.demo import BackgroundServer, create_erp_app, open_demo_store
+from assistant.pipeline import Pipeline
+from assistant.tools.base import Caller
+from assistant.tools.stage import tool_stage_from_settings
+
+QUESTION = "@AI助手 我昨天下的订单20240521-8892，发票开了吗？"
+SEED = Path(__file__).resolve().parents[3] / "data" / "erp" / "orders.json"
+TOKEN = "acceptance-token"
+
+
+@pytest.fixture(scope="module")
+def erp_url(tmp_path_factory):
+    store = open_demo_store(tmp_path_factory.mktemp("erp"), SEED)
+    server = BackgroundServer(create_erp_app(store, TOKEN))
+    yield server.start()
+    server.stop()
+    store.close()
+
+
+def pipeline_for(services, **overrides) -> Pipeline:
+    """The demo's retrieval with answering and tools built from these settings."""
+    settings = services.settings.model_copy(update=overrides)
+    chain = AnswerChain(services.answerer(), backends_from_settings(settings))
+    tools = tool_stage_from_settings(settings, chain.complete if chain.has_llm else None)
+    return Pipeline(services.catalog, services.retriever(), services.reranker, chain, tools=tools)
+
+
+def erp_settings(url: str, **more) -> dict:
+    return {"erp_base_url": url, "erp_token": SecretStr(TOKEN), "erp_retries": 0, **more}
+
+
+def test_without_a_model_the_rules_look_up_the_order_and_the_sop_explains_it(demo_services, erp_url):
+    answer = pipeline_for(demo_services, **erp_settings(erp_url)).ask(QUESTION)
+    assert not answer.refused
+    erp, *rest = answer.citations
+    assert (erp.n, erp.doc_id, erp.title) == (1, "erp:order:20240521-8892", "ERP 订单系统")
+    assert erp.section.startswith("查询于 ") and "发票状态：未开具" in erp.quote
+    sop = [c for c in rest if c.doc_id == "e-invoice"]
+    assert sop and "确认收货后24小时内" in sop[0].quote and sop[0].version == "V3.2"
+    assert "[1]" in answer.answer and f"[{sop[0].n}]" in answer.answer and "还没有开具" in answer.answer
+    [call] = answer.trace.tool_calls
+    assert call.name == "lookup_order" and call.arguments == {"order_no": "20240521-8892", "topic": "invoice"}
+    assert call.error is None and answer.trace.rewritten == "确认收货后多久开具发票"
+
+
+def test_with_a_model_function_calling_looks_up_the_order_and_the_answer_cites_both(demo_services, erp_url, fake_llm):
+    fake_llm.mode = "tools"
+    fake_llm.tool_calls = [{"name": "lookup_order", "arguments": '{"order_no": "20240521-8892", "topic": "invoice"}'}]
+    fake_llm.prefer, fake_llm.keywords = ["电子发票开具管理规范"], ["发票状态", "普票在"]
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, llm_base_url=fake_llm.url, llm_stream=True))
+    answer = pipeline.ask(QUESTION)
+
+    assert [r.get("tools") is not None for r in fake_llm.requests] == [True, False]  # route, then answer
+    assert any("function calling" in n for n in answer.trace.notes)
+    assert any("answered by LLM backend 'primary'" in n for n in answer.trace.notes)
+    assert [c.doc_id for c in answer.citations] == ["erp:order:20240521-8892", "e-invoice"]
+    assert answer.answer.startswith("发票状态：未开具（已申请，待开具）[1]。普票在")
+    assert answer.answer.endswith("[2]。")
+
+
+def test_in_a_customer_facing_group_the_sources_show_no_personal_data(demo_services, erp_url):
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, audience_groups={"feishu:oc_after_sales": "customer"}))
+    caller = Caller(platform="feishu", chat_id="oc_after_sales", user_id="ou_42", role=None)
+    answer = pipeline.ask("订单20240521-8892的发票开了吗，快递到哪了", caller=caller)
+    shown = answer.model_dump_json()
+    for secret in ("13812345678", "xiaoyu.zhang@example.com", "张江路", "C10086"):
+        assert secret not in shown
+    assert {c.arguments["topic"] for c in answer.trace.tool_calls} == {"invoice", "shipping"}
+
+
+def test_when_the_erp_is_down_the_rule_is_still_given_and_the_reader_is_told(demo_services):
+    answer = pipeline_for(demo_services, **erp_settings("http://127.0.0.1:9")).ask(QUESTION)
+    assert "订单系统暂时查询不到" in answer.answer
+    assert "unavailable" in answer.trace.tool_calls[0].error
+    assert all(not c.doc_id.startswith("erp:") for c in answer.citations)
+
+
+def test_a_knowledge_base_question_costs_one_model_call_and_no_lookup(demo_services, erp_url, fake_llm):
+    fake_llm.prefer = ["电子发票开具管理规范"]
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, llm_base_url=fake_llm.url))
+    answer = pipeline.ask("电子发票怎么开？")
+    assert len(fake_llm.requests) == 1 and "tools" not in fake_llm.requests[0]
+    assert answer.trace.tool_calls == [] and not answer.refused and answer.citations

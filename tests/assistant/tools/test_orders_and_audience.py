@@ -1,0 +1,105 @@
+"""Order tools: what staff and customers see, and who may list whose orders."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.tools.audience import AudienceRules, mask_address, mask_email, mask_name, mask_phone
+from assistant.tools.base import Caller, ToolDenied, ToolRegistry
+from assistant.tools.orders import ListOrdersTool, OrderLookupTool
+
+STAFF = Caller(platform="api", role="staff", audience="staff")
+CUSTOMER = Caller(platform="feishu", chat_id="oc_after_sales", user_id="ou_1", role=None, audience="customer")
+
+
+def test_lookup_is_cited_as_the_erp_with_the_query_time(erp, clock):
+    result = OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892", "topic": "invoice"}, STAFF)
+    assert result.source_id == "erp:order:20240521-8892"
+    assert (result.title, result.section) == ("ERP 订单系统", "查询于 10:22")
+    assert "发票状态：未开具" in result.facts and "申请开票时间：2024-05-21 20:14" in result.facts
+    assert "还没有开具" in result.summary and result.kb_query
+
+
+def test_staff_see_personal_data(erp, clock):
+    result = OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892", "topic": "shipping"}, STAFF)
+    assert "13812345678" in result.facts and "张江路 1388 弄" in result.facts and "张晓雨" in result.facts
+    assert result.data["customer_id"] == "C10086"
+
+
+def test_customer_facing_groups_get_phone_email_address_and_name_masked(erp, clock):
+    tool = OrderLookupTool(erp, clock=clock)
+    everything = tool.call({"order_no": "20240521-8892"}, CUSTOMER)
+    shipping = tool.call({"order_no": "20240521-8892", "topic": "shipping"}, CUSTOMER)
+    invoice = tool.call({"order_no": "20240521-8892", "topic": "invoice"}, CUSTOMER)
+    shown = "\n".join([everything.facts, shipping.facts, invoice.facts, str(everything.data)])
+    for secret in ("13812345678", "xiaoyu.zhang@example.com", "张江路", "1388", "张晓雨", "C10086"):
+        assert secret not in shown, secret
+    assert "138****5678" in shipping.facts and "上海市浦东新区****" in shipping.facts
+    assert "x***@example.com" in invoice.facts
+
+
+def test_a_linked_customer_cannot_see_another_customers_order(erp, clock):
+    someone_else = Caller(platform="wecom", chat_id="g1", role=None, customer_id="C20001", audience="customer")
+    with pytest.raises(ToolDenied, match="another customer"):
+        OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892"}, someone_else)
+
+
+def test_customers_list_only_their_own_orders(erp, clock):
+    tool = ListOrdersTool(erp, clock=clock)
+    me = Caller(platform="feishu", chat_id="g1", role=None, customer_id="C10086", audience="customer")
+    assert tool.call({}, me).facts.count("\n") == 1  # two orders
+    with pytest.raises(ToolDenied, match="another customer"):
+        tool.call({"customer_id": "C10087"}, me)
+    with pytest.raises(ToolDenied, match="linked"):
+        tool.call({}, CUSTOMER)
+
+
+def test_staff_list_any_customers_orders(erp, clock):
+    result = ListOrdersTool(erp, clock=clock).call({"customer_id": "C10087"}, STAFF)
+    assert "20240510-1207" in result.facts and "退款中" in result.facts
+
+
+def test_group_rules_win_over_roles_and_unknown_chats_are_customer_facing():
+    rules = AudienceRules(groups={"feishu:oc_staff": "staff", "oc_vip": "customer"}, roles={"staff": "staff"})
+    assert rules.resolve(Caller(platform="feishu", chat_id="oc_staff", role=None)) == "staff"
+    assert rules.resolve(Caller(platform="wecom", chat_id="oc_vip", role="staff")) == "customer"
+    assert rules.resolve(Caller(platform="dingtalk", chat_id="unknown", role=None)) == "customer"
+    assert rules.resolve(Caller()) == "staff"  # API and CLI callers are staff
+    with pytest.raises(ValueError, match="audience rule"):
+        AudienceRules(groups={"g": "admin"})
+
+
+def test_a_caller_without_a_decided_audience_is_treated_as_a_customer(erp, clock):
+    result = OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892", "topic": "shipping"}, Caller())
+    assert "13812345678" not in result.facts
+
+
+@pytest.mark.parametrize(
+    "mask, raw, shown",
+    [
+        (mask_phone, "13812345678", "138****5678"),
+        (mask_phone, "+86 021-5555-1234", "****1234"),
+        (mask_email, "liming@example.com", "l***@example.com"),
+        (mask_address, "北京市朝阳区望京西路 48 号院 3 号楼 1201", "北京市朝阳区****"),
+        (mask_address, "广东省广州市天河区体育西路 191 号", "广东省广州市天河区****"),
+        (mask_name, "李明", "李*"),
+    ],
+)
+def test_masks(mask, raw, shown):
+    assert mask(raw) == shown
+
+
+def test_registry_validates_arguments_and_records_errors_instead_of_raising(erp):
+    registry = ToolRegistry([OrderLookupTool(erp)])
+    bad = registry.call("lookup_order", {"order_no": "8892"}, STAFF)
+    assert bad.result is None and "ToolArgumentError" in bad.record.error and erp.calls == []
+    unknown = registry.call("delete_order", {}, STAFF)
+    assert "UnknownTool" in unknown.record.error
+    extra = registry.call("lookup_order", {"order_no": "20240521-8892", "x": 1}, STAFF)
+    assert "unexpected argument" in extra.record.error
+
+
+def test_registry_describes_tools_in_the_openai_tools_format(erp):
+    spec = ToolRegistry([OrderLookupTool(erp), ListOrdersTool(erp)]).specs()
+    assert [s["function"]["name"] for s in spec] == ["lookup_order", "list_orders"]
+    assert spec[0]["type"] == "function" and spec[0]["function"]["parameters"]["required"] == ["order_no"]
