@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     # Retrieval.
     user_dictionary: Path | None = None  # extra domain terms for the segmenter, one per line
-    keyword_bigrams: bool = False  # also index Chinese character pairs (helps paraphrased FAQs)
+    keyword_bigrams: bool = True  # also index Chinese character pairs (measured: helps 3 of 4 Chinese sets)
     bm25_candidates: int = 50
     vector_candidates: int = 50
     rrf_k: int = 60

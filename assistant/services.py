@@ -51,7 +51,12 @@ class Services:
 
     @cached_property
     def keyword(self) -> KeywordIndex:
-        return KeywordIndex(self.settings.keyword_dir, bigrams=self.settings.keyword_bigrams)
+        index = KeywordIndex(self.settings.keyword_dir, bigrams=self.settings.keyword_bigrams)
+        if index.analysis_changed():
+            # Tokenization settings changed since this index was built: rebuild it from the catalog.
+            index.rebuild(c for kb in self.catalog.list_kbs() for c in self.catalog.chunks_of_kb(kb["name"]))
+        index.mark_analysis()
+        return index
 
     @cached_property
     def vector(self) -> VectorIndex:

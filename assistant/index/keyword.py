@@ -7,6 +7,7 @@ and scores. Adding and removing a document's chunks is one commit; commits are c
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from assistant.domain import Chunk
 from assistant.text.tokenize import keyword_terms
 
 WRITER_HEAP = 64_000_000
+ANALYSIS_VERSION = 1  # bump when tokenization changes so existing indexes are rebuilt
 
 
 def _schema() -> tantivy.Schema:
@@ -39,11 +41,21 @@ def chunk_terms(chunk: Chunk, *, bigrams: bool = False) -> list[str]:
 class KeywordIndex:
     def __init__(self, path: Path, *, bigrams: bool = False):
         path.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.schema = _schema()
         self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
         self.bigrams = bigrams  # index Chinese character pairs beside the words
+
+    def analysis_changed(self) -> bool:
+        """True when the index was built with other analysis settings than this process uses."""
+        marker = self.path / "analysis.json"
+        wanted = json.dumps({"bigrams": self.bigrams, "version": ANALYSIS_VERSION})
+        return not (marker.exists() and marker.read_text() == wanted)
+
+    def mark_analysis(self) -> None:
+        (self.path / "analysis.json").write_text(json.dumps({"bigrams": self.bigrams, "version": ANALYSIS_VERSION}))
 
     def query_terms(self, text: str) -> list[str]:
         return keyword_terms(text, bigrams=self.bigrams)
@@ -128,6 +140,24 @@ class KeywordIndex:
             doc = searcher.doc(address)
             out.setdefault(doc["kb"][0], set()).add(doc["chunk_id"][0])
         return out
+
+    def rebuild(self, chunks) -> int:
+        """Replace the whole index with these chunks in one commit (the catalog is the source)."""
+        with self._write_lock:
+            writer = self._writer_()
+            writer.delete_all_documents()
+            count = 0
+            for chunk in chunks:
+                writer.add_document(
+                    tantivy.Document(chunk_id=chunk.id, doc_id=chunk.doc_id, kb=chunk.kb,
+                                     body=" ".join(chunk_terms(chunk, bigrams=self.bigrams)))
+                )
+                count += 1
+            writer.commit()
+            writer.wait_merging_threads()
+            self._writer = None
+        self._index.reload()
+        return count
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25-style inverse document frequency of each term (unknown terms get the maximum)."""

@@ -239,6 +239,11 @@ class Catalog:
         with self.engine.connect() as conn:
             return list(conn.execute(select(chunks.c.id).where(chunks.c.kb == kb)).scalars())
 
+    def chunks_of_kb(self, kb: str) -> list[Chunk]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks).where(chunks.c.kb == kb)).mappings().all()
+        return [_chunk(r) for r in rows]
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         with self.engine.connect() as conn:
             rows = conn.execute(

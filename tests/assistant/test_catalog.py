@@ -61,3 +61,26 @@ def test_failed_file_leaves_the_index_as_it_was(fresh_services, tmp_path):
     result = ingestor.ingest_file(broken, "kb1")
     assert result.status == "failed" and "invoice.pdf" in result.error
     assert fresh_services.catalog.count_chunks() == before == fresh_services.keyword.count()
+
+
+def test_changing_keyword_analysis_rebuilds_the_index_from_the_catalog(tmp_path):
+    from assistant.config import Settings
+    from assistant.services import Services
+
+    data = tmp_path / "data"
+    first = Services(Settings(data_dir=data, keyword_bigrams=False))
+    first.lock.acquire()
+    first.catalog.create_kb("kb1")
+    path = tmp_path / "invoice.md"
+    path.write_text(V2, encoding="utf-8")
+    make_ingestor(first).ingest_file(path, "kb1")
+    assert first.keyword.search(["#开具"], ["kb1"], 5) == [], "no character pairs without the setting"
+    first.close()
+
+    second = Services(Settings(data_dir=data, keyword_bigrams=True))
+    second.lock.acquire()
+    try:
+        assert second.keyword.count() == second.catalog.count_chunks()
+        assert second.keyword.search(["#开具"], ["kb1"], 5), "rebuilt with character pairs"
+    finally:
+        second.close()
