@@ -46,8 +46,10 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
                 failed = [r for r in results if r.status == "failed"]
                 log.info("demo knowledge base loaded: %d files, %d failed", len(results), len(failed))
             services.default_pipeline  # load the models before the first request, not during it
+            connectors.start()  # gateway workers and IM long connections
             yield
         finally:
+            connectors.stop()
             worker.stop()
             services.close()
 
@@ -58,6 +60,10 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
         lifespan=lifespan,
     )
     app.state.services = services
+
+    from connectors.app import mount_connectors
+
+    connectors = mount_connectors(app, services)  # IM callbacks and /v1/chat/completions
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -1,0 +1,165 @@
+"""Wiring: channels, gateway and long-connection runners built from the settings, and their routes.
+
+``mount_connectors(app, services)`` is the one call the API's app factory makes. Callback URLs:
+
+    GET|POST /callbacks/{platform}/{bot}     platform: dingtalk | feishu | wecom | wecom_bot
+    POST     /v1/chat/completions            OpenAI-compatible (connectors/openai_compat.py), GET /v1/models
+    GET      /v1/connectors                  configured bots and gateway counters (no secrets)
+
+A callback handler verifies, parses and submits, then returns the acknowledgement: it never
+waits for the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from assistant.config import ConnectorSettings, GatewaySettings
+from connectors.base import CallbackRequest, ChannelRegistry, ConnectorError
+from connectors.dingtalk import DingTalkChannel, DingTalkStreamRunner
+from connectors.feishu import FeishuChannel, FeishuLongConnectionRunner
+from connectors.gateway import Gateway, PipelineResponder, Responder
+from connectors.wecom import WeComAppChannel
+from connectors.wecom_bot import WeComBotChannel, WeComBotRunner, WeComBotSocketChannel
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACK_BYTES = 1 << 20  # platform callbacks are a few KB
+
+
+class Runner(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+@dataclass
+class Connectors:
+    """Everything the connectors run: started and stopped by the app's lifespan."""
+
+    registry: ChannelRegistry
+    gateway: Gateway
+    http: httpx.Client
+    runners: list[Runner] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.gateway.start()
+        for runner in self.runners:
+            runner.start()
+
+    def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+        self.gateway.stop()
+        self.registry.close()
+        self.http.close()
+
+    def handle(self, platform: str, bot: str, request: CallbackRequest) -> Response:
+        """One callback: verify and parse (raising on anything forged), submit, acknowledge."""
+        try:
+            channel = self.registry.get(platform, bot)
+            result = channel.handle(request)
+        except ConnectorError as exc:
+            log.warning("refused callback: %s", exc)
+            return _error(exc.status, str(exc))
+        if result.message is not None:
+            admission = self.gateway.submit(channel, result.message)
+            channel.admitted(result.message, admission)
+            if admission == "overloaded":
+                return _error(503, f"{platform}: too many questions waiting; retry later")
+        response = result.response
+        return Response(response.body, response.status, media_type=response.content_type)
+
+
+def build_connectors(
+    settings: ConnectorSettings, responder: Responder, *, http: httpx.Client | None = None
+) -> Connectors:
+    """Channels for every configured bot, the gateway, and runners for the long-connection bots."""
+    # httpx logs request URLs at INFO, and WeCom puts secrets in query strings: keep it quiet.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    # Outbound calls honour HTTP(S)_PROXY / NO_PROXY: intranet hosts often reach the platforms through a proxy.
+    http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    gateway = Gateway(responder, settings.gateway, **shared_stores(settings.gateway))
+    registry = ChannelRegistry()
+    runners: list[Runner] = []
+    for config in settings.dingtalk:
+        channel = registry.register(DingTalkChannel(config, http))
+        if config.mode == "stream":
+            runners.append(DingTalkStreamRunner(channel, gateway.submit))
+    for config in settings.feishu:
+        channel = registry.register(FeishuChannel(config, http))
+        if config.mode == "websocket":
+            runners.append(FeishuLongConnectionRunner(channel, gateway.submit))
+    if sum(c.mode == "websocket" for c in settings.feishu) > 1:
+        raise ValueError("feishu: lark-oapi runs one long connection per process; use HTTP callbacks for the others")
+    for config in settings.wecom_app:
+        registry.register(WeComAppChannel(config, http))
+    for config in settings.wecom_bot:
+        if config.mode == "websocket":
+            socket_channel = registry.register(WeComBotSocketChannel(config))
+            runners.append(WeComBotRunner(socket_channel, gateway.submit))
+        else:
+            registry.register(WeComBotChannel(config, http))
+    return Connectors(registry, gateway, http, runners)
+
+
+def shared_stores(settings: GatewaySettings) -> dict[str, Any]:
+    """Redis-backed dedupe and rate limits when ``redis_url`` is set; else the gateway's in-process ones."""
+    if not settings.redis_url:
+        return {}
+    from connectors.redis_store import RedisDedupeStore, RedisRateLimiter, redis_client
+
+    client = redis_client(settings.redis_url)
+    return {"dedupe": RedisDedupeStore(client, settings.dedupe_ttl_s), "limiter": RedisRateLimiter(client)}
+
+
+def mount_connectors(app: FastAPI, services: Any, *, responder: Responder | None = None) -> Connectors:
+    """Build the connectors from ``services.settings`` and add their routes to ``app``."""
+    settings: ConnectorSettings = services.settings.connectors
+    responder = responder or PipelineResponder(lambda: services.default_pipeline, settings.gateway)
+    connectors = build_connectors(settings, responder)
+    add_routes(app, connectors)
+    if settings.openai_compat:
+        from connectors.openai_compat import chat_router
+
+        app.include_router(chat_router(responder, settings), tags=["openai-compatible"])
+    app.state.connectors = connectors
+    return connectors
+
+
+def add_routes(app: FastAPI, connectors: Connectors) -> None:
+    async def callback(request: Request) -> Response:
+        if int(request.headers.get("content-length") or 0) > MAX_CALLBACK_BYTES:
+            return _error(413, "callback body too large")
+        body = await request.body()
+        if len(body) > MAX_CALLBACK_BYTES:
+            return _error(413, "callback body too large")
+        incoming = CallbackRequest(
+            method=request.method,
+            query=dict(request.query_params),
+            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]},
+            body=body,
+        )
+        return connectors.handle(request.path_params["platform"], request.path_params["bot"], incoming)
+
+    async def status(request: Request) -> Response:
+        bots = [{"platform": c.platform, "bot": c.bot} for c in connectors.registry]
+        body = {"bots": bots, "gateway": connectors.gateway.stats.as_dict()}
+        return Response(json.dumps(body), media_type="application/json")
+
+    # Plain Starlette routes: callbacks are hot and need no request models.
+    app.add_route("/callbacks/{platform}/{bot}", callback, methods=["GET", "POST"], include_in_schema=False)
+    app.add_route("/v1/connectors", status, methods=["GET"], include_in_schema=False)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}, ensure_ascii=False), status, media_type="application/json")
+

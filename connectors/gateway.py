@@ -1,0 +1,356 @@
+"""Between the channels and the pipeline: acknowledge at once, answer in the background, once.
+
+A callback handler calls :meth:`Gateway.submit` (fast, never blocks on the pipeline) and returns its
+acknowledgement; worker threads then ask the :class:`Responder`, format the answer for the
+platform and send it. Along the way:
+
+- **dedupe**: a platform message id is answered once, however often it is delivered (TTL store);
+- **group policy**: in groups, answer only when @-mentioned (configurable per group);
+- **rate limits**: per user and per group, with one polite reply per window instead of silence;
+- **ordering**: messages of one conversation are answered in the order they arrived;
+- **isolation**: an error answering one message is logged and apologised for; the bot goes on.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from assistant.config import GatewaySettings
+from assistant.domain import Answer
+from assistant.tools.base import Caller
+from connectors import format as fmt
+from connectors.base import Channel, IncomingMessage, OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+# queued: will be answered; rate_limited: a polite notice will be sent instead; suppressed: over the
+# limit and already told, nothing will be sent; ignored: not for the bot; overloaded: refused, retry.
+Admission = Literal["queued", "duplicate", "ignored", "rate_limited", "suppressed", "overloaded"]
+
+
+# ---------------------------------------------------------------- the answering side
+
+
+class Responder(Protocol):
+    """Answers one message. The default asks the pipeline; memory and tools plug in here."""
+
+    def respond(self, message: IncomingMessage) -> Answer: ...
+
+
+class PipelineResponder:
+    """Asks ``pipeline.ask`` with the knowledge bases the chat is configured for.
+
+    The asker goes along as the pipeline's ``caller`` (platform, chat, user; no role, so the
+    audience rules decide and customers are the default), and the conversation id (platform +
+    chat + user) as ``conversation_id`` as soon as the pipeline accepts it: where memory attaches.
+    """
+
+    def __init__(self, pipeline: Callable[[], Any], settings: GatewaySettings):
+        self._pipeline = pipeline  # a getter: the pipeline is built lazily, after the models load
+        self._settings = settings
+
+    def respond(self, message: IncomingMessage) -> Answer:
+        pipeline = self._pipeline()
+        accepts = inspect.signature(pipeline.ask).parameters
+        kwargs: dict[str, Any] = {"kb_ids": self.kb_for(message)}
+        if "caller" in accepts:
+            kwargs["caller"] = Caller(
+                platform=message.platform, chat_id=message.chat_id, user_id=message.sender_id, role=None
+            )
+        if "conversation_id" in accepts:
+            kwargs["conversation_id"] = message.conversation_id
+        return pipeline.ask(message.text, **kwargs)
+
+    def kb_for(self, message: IncomingMessage) -> list[str] | None:
+        if message.kb_ids is not None:
+            return list(message.kb_ids)
+        rule = self._settings.groups.get(message.chat_id)
+        if rule is not None and rule.kb is not None:
+            return rule.kb
+        return self._settings.kb
+
+
+# ---------------------------------------------------------------- dedupe and rate limits
+
+
+class DedupeStore(Protocol):
+    """Remembers keys for a while. ``claim`` is atomic: True only for the first caller of a key."""
+
+    def claim(self, key: str) -> bool: ...
+
+    def release(self, key: str) -> None: ...
+
+
+class MemoryDedupeStore:
+    """In-process TTL set, bounded (oldest forgotten first). One replica; Redis for several."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 200_000, clock: Callable[[], float] = time.monotonic):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()  # key -> expiry, in insertion order
+        self._lock = threading.Lock()
+
+    def claim(self, key: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._expire(now)
+            if key in self._seen:
+                return False
+            self._seen[key] = now + self.ttl_s
+            if len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _expire(self, now: float) -> None:
+        while self._seen:
+            key, expiry = next(iter(self._seen.items()))
+            if expiry > now:
+                break
+            del self._seen[key]
+
+
+class RateLimiter(Protocol):
+    def allow(self, key: str, limit: int, window_s: float) -> bool: ...
+
+
+class MemoryRateLimiter:
+    """Sliding window per key: at most ``limit`` events in any ``window_s`` seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
+        self._clock = clock
+        self._max_keys = max_keys
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, limit: int, window_s: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            events = self._events.pop(key, None) or deque()
+            self._events[key] = events  # most recently used last
+            while events and events[0] <= now - window_s:
+                events.popleft()
+            if len(self._events) > self._max_keys:
+                self._events.popitem(last=False)
+            if len(events) >= limit:
+                return False
+            events.append(now)
+            return True
+
+
+# ---------------------------------------------------------------- the gateway
+
+
+@dataclass
+class GatewayStats:
+    received: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    rate_limited: int = 0
+    overloaded: int = 0
+    answered: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Job:
+    channel: Channel
+    message: IncomingMessage
+    notice: str | None = None  # a fixed polite reply (a key of format.NOTICES) instead of an answer
+
+
+class Gateway:
+    """Admits messages from every channel and answers them on a pool of worker threads."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        settings: GatewaySettings,
+        *,
+        dedupe: DedupeStore | None = None,
+        limiter: RateLimiter | None = None,
+    ):
+        self.responder = responder
+        self.settings = settings
+        self.dedupe = dedupe or MemoryDedupeStore(settings.dedupe_ttl_s, settings.dedupe_max_entries)
+        self.limiter = limiter or MemoryRateLimiter()
+        self.stats = GatewayStats()
+        self._pending: dict[str, deque[_Job]] = {}  # conversation id -> its jobs, in arrival order
+        self._queued = 0
+        self._busy = 0
+        self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # conversations with work
+        self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._threads: list[threading.Thread] = []
+
+    # -- admission (runs in the callback handler: cheap, no I/O)
+
+    def submit(self, channel: Channel, message: IncomingMessage) -> Admission:
+        """Decide what happens to a verified message and queue its answer; returns at once.
+
+        Called from the callback handlers and from the long-connection threads alike.
+        """
+        self._count("received")
+        if not self.dedupe.claim(message.dedupe_key):
+            self._count("duplicates")
+            return "duplicate"
+        if not self._wanted(message):
+            self._count("ignored")
+            return "ignored"
+        within_limits, notice = self._rate_check(message)
+        if not within_limits and notice is None:
+            self._count("rate_limited")
+            return "suppressed"  # already told this window: stay quiet
+        if not self._enqueue(_Job(channel, message, notice)):
+            self.dedupe.release(message.dedupe_key)  # let the platform's retry through later
+            self._count("overloaded")
+            return "overloaded"
+        if not within_limits:
+            self._count("rate_limited")
+            return "rate_limited"
+        return "queued"
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def _wanted(self, message: IncomingMessage) -> bool:
+        if not message.text.strip():
+            return False
+        if not message.is_group:
+            return True
+        rule = self.settings.groups.get(message.chat_id)
+        if rule is not None and not rule.enabled:
+            return False
+        require = self.settings.require_mention
+        if rule is not None and rule.require_mention is not None:
+            require = rule.require_mention
+        return message.mentioned or not require
+
+    def _rate_check(self, message: IncomingMessage) -> tuple[bool, str | None]:
+        """``(within limits, notice)``: over a limit, the polite notice is sent once per window."""
+        s = self.settings
+        checks = [(f"user:{message.platform}:{message.sender_id}", s.user_rate, fmt.RATE_LIMITED_USER)]
+        if message.is_group:
+            checks.append((f"group:{message.platform}:{message.chat_id}", s.group_rate, fmt.RATE_LIMITED_GROUP))
+        for key, limit, notice in checks:
+            if not self.limiter.allow(key, limit, s.rate_window_s):
+                first_time = self.limiter.allow(f"notice:{key}", 1, s.rate_window_s)
+                return False, notice if first_time else None
+        return True, None
+
+    def _enqueue(self, job: _Job) -> bool:
+        cid = job.message.conversation_id
+        with self._lock:
+            if self._queued >= self.settings.queue_size:
+                return False
+            self._queued += 1
+            jobs = self._pending.get(cid)
+            if jobs is None:
+                self._pending[cid] = deque([job])
+                self._ready.put(cid)
+            else:
+                jobs.append(job)  # the worker holding this conversation takes it next
+        return True
+
+    # -- workers
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        for i in range(self.settings.workers):
+            thread = threading.Thread(target=self._work, name=f"gateway-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish what is being answered (up to ``timeout``), then stop the workers."""
+        self.wait_idle(timeout)
+        for _ in self._threads:
+            self._ready.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is queued or being answered; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._queued or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def _work(self) -> None:
+        while True:
+            cid = self._ready.get()
+            if cid is None:
+                return
+            while True:  # drain this conversation in order, then give it up
+                with self._lock:
+                    jobs = self._pending.get(cid)
+                    if not jobs:
+                        self._pending.pop(cid, None)
+                        self._idle.notify_all()
+                        break
+                    job = jobs.popleft()
+                    self._queued -= 1
+                    self._busy += 1
+                ok = False
+                try:
+                    ok = self._answer(job)
+                finally:
+                    self._count("answered" if ok else "failed")
+                    with self._lock:
+                        self._busy -= 1
+                        self._idle.notify_all()
+
+    def _answer(self, job: _Job) -> bool:
+        """Answer one job; False (logged, apologised for) when it failed."""
+        channel, message = job.channel, job.message
+        replies: list[OutgoingMessage] = []
+        try:
+            if job.notice is not None:
+                replies = [fmt.notice(job.notice, message, channel)]
+            else:
+                answer = self.responder.respond(message)
+                replies = fmt.render(answer, message, channel)
+            for reply in replies:
+                channel.send(reply)
+            return True
+        except Exception as exc:  # one bad message must never stop the bot
+            log.error(
+                "answering %s message %s failed: %s: %s",
+                message.platform, message.message_id, type(exc).__name__, exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            if not replies:  # answering failed; when sending failed, an apology would fail too
+                self._apologise(channel, message)
+            return False
+
+    def _apologise(self, channel: Channel, message: IncomingMessage) -> None:
+        try:
+            channel.send(fmt.notice(fmt.FAILED, message, channel))
+        except Exception as exc:
+            log.warning("could not tell %s the answer failed: %s", message.platform, type(exc).__name__)
