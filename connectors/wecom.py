@@ -80,21 +80,14 @@ def parse_xml(data: bytes | str, platform: str) -> dict[str, str]:
     return {child.tag: (child.text or "") for child in root}
 
 
-class WeComAppChannel(Channel):
-    platform = PLATFORM
-    max_reply = 2048  # markdown content, in bytes
-    reply_limit_in_bytes = True
+class WXBizCallback(Channel):
+    """The callback half shared by WeCom's app and AI bot: URL check, signature, clock, decryption.
 
-    def __init__(self, config: WeComAppBot, http: httpx.Client, *, clock: Callable[[], float] = time.time):
-        self.config = config
-        self.bot = config.name
-        self.http = http
-        self._clock = clock
-        self.crypt = WXBizMsgCrypt(
-            config.token.get_secret_value(), config.encoding_aes_key.get_secret_value(), config.corp_id,
-            platform=PLATFORM,
-        )
-        self.tokens = TokenCache(self._fetch_token)
+    Subclasses set ``crypt``, ``config`` (with ``max_clock_skew_s``), ``_clock`` and ``platform``, and
+    say where the ciphertext is (``_encrypt_of``) and what the plaintext means (``_parse``).
+    """
+
+    platform: str
 
     def handle(self, request: CallbackRequest) -> CallbackResult:
         if request.method == "GET":
@@ -110,9 +103,32 @@ class WeComAppChannel(Channel):
         return self._parse(self._encrypt_of(request))
 
     def _verify(self, request: CallbackRequest, encrypt: str) -> None:
-        signature, timestamp, nonce = signed_query(request.query, PLATFORM)
-        check_clock(timestamp, self.config.max_clock_skew_s, self._clock, PLATFORM)
+        signature, timestamp, nonce = signed_query(request.query, self.platform)
+        check_clock(timestamp, self.config.max_clock_skew_s, self._clock, self.platform)
         self.crypt.verify(signature, timestamp, nonce, encrypt)
+
+    def _encrypt_of(self, request: CallbackRequest) -> str:
+        raise NotImplementedError
+
+    def _parse(self, encrypt: str) -> CallbackResult:
+        raise NotImplementedError
+
+
+class WeComAppChannel(WXBizCallback):
+    platform = PLATFORM
+    max_reply = 2048  # markdown content, in bytes
+    reply_limit_in_bytes = True
+
+    def __init__(self, config: WeComAppBot, http: httpx.Client, *, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.bot = config.name
+        self.http = http
+        self._clock = clock
+        self.crypt = WXBizMsgCrypt(
+            config.token.get_secret_value(), config.encoding_aes_key.get_secret_value(), config.corp_id,
+            platform=PLATFORM,
+        )
+        self.tokens = TokenCache(self._fetch_token)
 
     def _parse(self, encrypt: str) -> CallbackResult:
         fields = parse_xml(self.crypt.decrypt(encrypt), PLATFORM)

@@ -41,7 +41,7 @@ from connectors.base import (
     require,
 )
 from connectors.crypto import WXBizMsgCrypt
-from connectors.wecom import check_clock, signed_query, url_check
+from connectors.wecom import WXBizCallback
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class _Stream:
     created: float = 0.0
 
 
-class WeComBotChannel(Channel):
+class WeComBotChannel(WXBizCallback):
     """API mode: encrypted JSON callbacks, answered through stream refreshes."""
 
     platform = PLATFORM
@@ -109,24 +109,6 @@ class WeComBotChannel(Channel):
         )
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
-
-    def handle(self, request: CallbackRequest) -> CallbackResult:
-        if request.method == "GET":
-            return url_check(self.crypt, request)
-        encrypt = self._encrypt_of(request)
-        self._verify(request, encrypt)
-        return self._parse(encrypt)
-
-    def verify(self, request: CallbackRequest) -> None:
-        self._verify(request, self._encrypt_of(request))
-
-    def parse(self, request: CallbackRequest) -> CallbackResult:
-        return self._parse(self._encrypt_of(request))
-
-    def _verify(self, request: CallbackRequest, encrypt: str) -> None:
-        signature, timestamp, nonce = signed_query(request.query, PLATFORM)
-        check_clock(timestamp, self.config.max_clock_skew_s, self._clock, PLATFORM)
-        self.crypt.verify(signature, timestamp, nonce, encrypt)
 
     def _parse(self, encrypt: str) -> CallbackResult:
         try:
