@@ -75,14 +75,8 @@ def ingest_corpus(
 def ranked_doc_ids(answer: Answer) -> list[str]:
     """Document ranking of a run: the reranked head (if any), then the fused tail, deduplicated."""
     stages = answer.trace.stages
-    order: list[str] = []
-    head = stages.get("reranked", [])
-    for stage in (head, stages.get("fused", []), stages.get("bm25", []), stages.get("vector", [])):
-        if stage:
-            order.extend(h.doc_id for h in stage)
-            if stage is head:
-                continue
-            break
+    # "fused" holds every candidate in every mode (one list when only bm25 or vector ran).
+    order = [h.doc_id for h in stages.get("reranked", [])] + [h.doc_id for h in stages.get("fused", [])]
     return list(dict.fromkeys(order))
 
 
