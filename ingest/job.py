@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -176,7 +176,7 @@ class Ingestor:
         add_terms(meta.tags)  # a tag is domain vocabulary: keep it one word from now on
         settings_hash = hashlib.sha256(
             json.dumps(
-                [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, _meta_dict(meta)],
+                [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, asdict(meta)],
                 ensure_ascii=False,
             ).encode()
         ).hexdigest()
@@ -312,7 +312,5 @@ class Ingestor:
             log.warning("could not discard %d orphan chunks of kb %s", len(chunk_ids), kb)
 
 
-def _meta_dict(meta: DocumentMeta) -> dict:
-    return {k: v for k, v in meta.__dict__.items()}
 
 
