@@ -15,6 +15,7 @@ from assistant.errors import ModelNotAvailable
 from assistant.text.normalize import detect_language
 
 MAX_TOKENS = 512
+_FEEDS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class Reranker(Protocol):
@@ -61,25 +62,35 @@ class CrossEncoderReranker:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.enable_padding()
+        self._tokenizer.no_padding()  # scores() pads each length-sorted batch itself
         self._batch = batch
 
     def can_judge(self, query: str) -> bool:
         return detect_language(query) in self.languages
 
     def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        out = []
-        for i in range(0, len(passages), self._batch):
-            pairs = [(query, p) for p in passages[i : i + self._batch]]
-            enc = self._tokenizer.encode_batch(pairs)
-            feed = {
-                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-            }
+        """One logit per passage, in the order given.
+
+        Pairs are encoded unpadded, then batched by length so that a batch pads to its own
+        longest pair rather than to the longest of all: the model's cost grows with padded length.
+        """
+        if not passages:
+            return np.zeros(0)
+        enc = self._tokenizer.encode_batch([(query, p) for p in passages])
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
+        out = np.zeros(len(enc), dtype=np.float32)
+        for start in range(0, len(order), self._batch):
+            rows = order[start : start + self._batch]
+            width = max(len(enc[i].ids) for i in rows)
+            feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in _FEEDS}
+            for r, i in enumerate(rows):
+                e, n = enc[i], len(enc[i].ids)
+                feed["input_ids"][r, :n] = e.ids
+                feed["attention_mask"][r, :n] = 1
+                feed["token_type_ids"][r, :n] = e.type_ids
             logits = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-            out.append(np.asarray(logits).reshape(len(pairs), -1)[:, 0])
-        return np.concatenate(out) if out else np.zeros(0)
+            out[rows] = np.asarray(logits).reshape(len(rows), -1)[:, 0]
+        return out
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
         """Reorder the passages the model can judge among the slots they occupy.
