@@ -8,7 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval, answers, citations and refusal.")
@@ -53,10 +60,15 @@ def run_command(
     out: Annotated[Optional[Path], typer.Option(help="Write the JSON result here.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write an HTML report here.")] = None,
     fail_under: Annotated[Optional[list[str]], typer.Option(help="metric=value; exit 1 if below.")] = None,
+    rerank_depth: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Passages the cross-encoder judges per English query (default: ASSISTANT_RERANK_DEPTH, 20)."),
+    ] = None,
 ) -> None:
     """Ingest a dataset into a fresh, isolated knowledge base and score every query."""
     from eval.compare import check_fail_under, parse_fail_under
     from eval.dataset import DatasetError
+    from assistant.config import Settings
     from eval.runner import expand_modes, run
 
     try:
@@ -67,7 +79,7 @@ def run_command(
         raise typer.Exit(2)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err,
+        TextColumn("eta"), TimeRemainingColumn(), console=err,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -77,7 +89,10 @@ def run_command(
             bar.update(tasks[phase], completed=done)
 
         try:
-            runs = run(dataset, mode=mode, limit=limit, progress=progress)
+            settings = Settings()
+            if rerank_depth is not None:
+                settings = settings.model_copy(update={"rerank_depth": rerank_depth})
+            runs = run(dataset, mode=mode, limit=limit, settings=settings, progress=progress)
         except DatasetError as exc:
             err.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(2)

@@ -42,3 +42,22 @@ def test_cli_writes_results_and_report_and_gates_on_fail_under(tmp_path):
     gated = subprocess.run([*cmd, "--fail-under", "ndcg@10=1.01"], env=env, capture_output=True, text=True, timeout=600)
     assert gated.returncode == 1
     assert "ndcg@10" in gated.stderr
+
+
+def test_rerank_depth_bounds_what_the_cross_encoder_judges():
+    from assistant.config import Settings
+    from assistant.text.normalize import detect_language
+
+    runs = run(DEMO_EVAL, mode="hybrid+rerank", limit=15, settings=Settings(rerank_depth=2))
+    english = [r for r in runs[0].records if detect_language(r.trace["question"]) == "en"]
+    assert english, "the first 15 demo queries include English ones"
+    for record in english:
+        # The head of the ranking is the reranked stage: only the 2 passages the model judged.
+        assert len(record.trace["top"]) == 2, record.trace
+
+
+def test_cli_rejects_a_rerank_depth_below_one():
+    cmd = [sys.executable, "-m", "assistant.cli", "eval", "run", "--dataset", str(DEMO_EVAL), "--rerank-depth", "0"]
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "--rerank-depth" in bad.stderr
