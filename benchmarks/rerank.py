@@ -44,24 +44,23 @@ def main() -> None:
     queries = [q["text"] for q in read_jsonl(args.dataset / "queries.jsonl")]
     passages = [d["text"][: args.chars] for d in corpus[: args.pairs]]
 
-    probe = CrossEncoderReranker()
-    tokens = statistics.median(len(probe._tokenizer.encode(queries[0], p).ids) for p in passages)
+    rerankers = {batch: CrossEncoderReranker(batch=batch) for batch in (1, 4, 16)}
+    tokenizer = rerankers[16]._tokenizer
+    tokens = statistics.median(len(tokenizer.encode(queries[0], p).ids) for p in passages)
 
     print(f"{args.dataset.name}: {len(queries)} queries, passages of <= {args.chars} chars, median {tokens:.0f} tokens a pair")
     print(f"{'batch':>6} {'pairs/s':>9} {'ms/pair':>9}")
-    best = 0.0
-    for batch in (1, 4, 16):
-        reranker = CrossEncoderReranker(batch=batch)
+    rate_of: dict[int, float] = {}
+    for batch, reranker in rerankers.items():
         reranker.scores(queries[0], passages)  # warm-up
         rates = []
         for r in range(args.rounds):
             t0 = time.perf_counter()
             reranker.scores(queries[(r + 1) % len(queries)], passages)
             rates.append(len(passages) / (time.perf_counter() - t0))
-        rate = statistics.median(rates)
-        if batch == 16:  # the reranker's default
-            best = rate
-        print(f"{batch:>6} {rate:>9.1f} {1000 / rate:>9.1f}")
+        rate_of[batch] = statistics.median(rates)
+        print(f"{batch:>6} {rate_of[batch]:>9.1f} {1000 / rate_of[batch]:>9.1f}")
+    best = rate_of[16]  # the reranker's default batch
 
     print()
     print(f"reranking all {len(queries)} queries at batch 16 ({best:.1f} pairs/s):")

@@ -66,9 +66,9 @@ def run_command(
     ] = None,
 ) -> None:
     """Ingest a dataset into a fresh, isolated knowledge base and score every query."""
+    from assistant.config import Settings
     from eval.compare import check_fail_under, parse_fail_under
     from eval.dataset import DatasetError
-    from assistant.config import Settings
     from eval.runner import expand_modes, run
 
     try:
@@ -88,10 +88,10 @@ def run_command(
                 tasks[phase] = bar.add_task(phase, total=total)
             bar.update(tasks[phase], completed=done)
 
+        settings = Settings()
+        if rerank_depth is not None:
+            settings = settings.model_copy(update={"rerank_depth": rerank_depth})
         try:
-            settings = Settings()
-            if rerank_depth is not None:
-                settings = settings.model_copy(update={"rerank_depth": rerank_depth})
             runs = run(dataset, mode=mode, limit=limit, settings=settings, progress=progress)
         except DatasetError as exc:
             err.print(f"[bold red]error:[/] {exc}")

@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> None:
 
     from rank_bm25 import BM25Okapi
 
-    from assistant.embed.base import l2_normalize
     from assistant.embed.e5 import E5Embedder
     from assistant.embed.use import USEEmbedder
     from assistant.text.tokenize import keyword_terms
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     runs["use"] = [top(s) for s in use_q @ use_d.T]
 
     e5 = E5Embedder()
-    as_query = lambda texts: l2_normalize(np.stack([e5.embed_query(t) for t in texts]))  # noqa: E731
+    as_query = lambda texts: np.stack([e5.embed_query(t) for t in texts])  # noqa: E731  (normalised already)
     e5_q = cached(args.cache, "e5-query", qtexts, as_query)
     e5_d = cached(args.cache, "e5-passage", docs, e5.embed_documents)
     runs["e5 passage"] = [top(s) for s in e5_q @ e5_d.T]
