@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(BIN)/assistant erp-demo --host $(HOST) --port $(ERP_PORT) & erp=$$!; \
 	trap 'kill $$erp 2>/dev/null' EXIT INT TERM; \
-	ASSISTANT_ERP_BASE_URL=http://$(HOST):$(ERP_PORT) $(BIN)/assistant serve --host $(HOST) --port $(PORT) --load-demo
+	ASSISTANT_ERP__BASE_URL=http://$(HOST):$(ERP_PORT) $(BIN)/assistant serve --host $(HOST) --port $(PORT) --load-demo
 
 test: install
 	$(BIN)/python -m pytest

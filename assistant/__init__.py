@@ -1,3 +1,3 @@
 """Customer-service knowledge assistant: cited answers from a company's own SOPs and FAQs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,17 +1,57 @@
 """Domain objects that cross module boundaries.
 
 Everything the pipeline produces or consumes is one of these typed models, so the API, the CLI,
-the eval harness and (later) the IM connectors all read the same shapes.
+the eval harness, the IM connectors and the storage backends all read the same shapes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ChunkKind = Literal["text", "table", "faq"]
+Role = Literal["user", "assistant"]
+
+
+class KnowledgeBase(BaseModel):
+    name: str
+    description: str = ""
+    created_at: datetime | None = None
+    documents: int = 0
+
+
+class DocumentMeta(BaseModel):
+    """What a knowledge manager can say about a document beyond its content (all optional).
+
+    Built the same way from CLI options, upload form fields and the demo manifest: ``tags`` may be
+    given as a list or as one comma-separated string (full-width commas too).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    title: str | None = None
+    version: str | None = None
+    effective_date: str | None = None
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    url: str | None = None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _split_tags(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = value.replace("，", ",").split(",")
+        return [str(t).strip() for t in value if str(t).strip()]
+
+    def shared(self) -> "DocumentMeta":
+        """The part that applies to every file of a multi-file upload (no id, no title)."""
+        return self.model_copy(update={"id": None, "title": None})
 
 
 class Document(BaseModel):
@@ -42,6 +82,12 @@ class Chunk(BaseModel):
     page: int | None = None
     kind: ChunkKind = "text"
     question: str | None = None  # FAQ chunks: the question on its own, searchable
+
+    def cited_section(self) -> str:
+        """Where a citation says the quote sits: the heading path; for an FAQ, the question it answers."""
+        if self.kind == "faq" and self.question:
+            return " > ".join(x for x in (self.section, self.question) if x)
+        return self.section
 
 
 class DocRef(BaseModel):
@@ -90,6 +136,40 @@ class ToolCall(BaseModel):
     ms: float = 0.0
 
 
+RefusalReason = Literal[
+    "weak_evidence",  # the passages neither cover the question's terms nor come close in meaning
+    "no_answer_sentence",  # related passages, but no sentence of them speaks to the question
+    "model_declined",  # the LLM read the sources and found no answer
+    "no_knowledge_base",  # nothing to search
+]
+
+
+class Evidence(BaseModel):
+    """How well the best passages support an answer: what the refusal decision read."""
+
+    coverage: float  # weighted share of the question's content terms found in the best passages
+    similarity: float | None = None  # best cosine similarity of a passage to the question, if known
+    terms: list[str] = Field(default_factory=list)  # the question's content terms
+    weak: bool = False  # below both floors
+
+
+class FaqMatch(BaseModel):
+    chunk_id: str
+    question: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation. User turns keep the standalone form the question was
+    rewritten to, and (for recall) the embedding of that form; neither is shown to a model."""
+
+    role: Role
+    text: str
+    standalone: str | None = None
+    embedding: Any = field(default=None, repr=False, compare=False)  # float32 vector or None
+
+
 class Trace(BaseModel):
     """What happened while answering: the eval harness, the console and the audit log read this."""
 
@@ -100,7 +180,10 @@ class Trace(BaseModel):
     stages: dict[str, list[StageHit]] = Field(default_factory=dict)  # bm25, vector, fused, reranked
     timings_ms: dict[str, float] = Field(default_factory=dict)
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    evidence: Evidence | None = None
+    faq_match: FaqMatch | None = None
+    refusal: RefusalReason | None = None  # set when the answer is a refusal
+    notes: list[str] = Field(default_factory=list)  # human-readable remarks; nothing parses them
 
 
 class Answer(BaseModel):

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from assistant.answer.base import Answerer
-from assistant.domain import Answer, Trace
-from assistant.memory.conversation import ConversationMemory, history_texts
+from assistant.domain import Answer, Trace, Turn
+from assistant.memory.conversation import ConversationMemory
 from assistant.retrieve.base import stage_view
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import Reranker
-from assistant.store.catalog import Catalog
+from assistant.storage.interfaces import Catalog
 from assistant.text.normalize import detect_language
+from assistant.timing import elapsed_ms
 from assistant.tools.base import Caller
 from assistant.tools.stage import ToolsOutcome, ToolStage, knowledge_query
 
@@ -48,7 +48,7 @@ class Pipeline:
         *,
         kb_ids: Sequence[str] | None = None,
         caller: Caller | None = None,
-        history: Sequence[Any] = (),
+        history: Sequence[Turn] = (),
         conversation_id: str | None = None,
     ) -> Answer:
         """Answer one question; `caller` (default: staff via API/CLI) decides what tool results may show.
@@ -81,13 +81,16 @@ class Pipeline:
         else:
             hits = retrieval.hits[: self.top_k]
             trace.notes.append(f"rerank skipped: no reranker judges {trace.language!r} queries")
-        trace.timings_ms["rerank"] = _ms(t0)
+        trace.timings_ms["rerank"] = elapsed_ms(t0)
 
         t0 = time.perf_counter()
         answer = self.answerer.answer(standalone, hits, tools.results, history)
-        trace.timings_ms["answer"] = _ms(t0)
+        trace.timings_ms["answer"] = elapsed_ms(t0)
         trace.notes.extend(answer.trace.notes)
-        trace.timings_ms["total"] = _ms(started)
+        trace.evidence, trace.faq_match, trace.refusal = (
+            answer.trace.evidence, answer.trace.faq_match, answer.trace.refusal,
+        )
+        trace.timings_ms["total"] = elapsed_ms(started)
         notice = tools.notice(question)  # a lookup that was refused or failed is said, not hidden
         text = f"{answer.answer}\n{notice}" if notice else answer.answer
         if self.memory is not None and conversation_id:
@@ -95,8 +98,8 @@ class Pipeline:
         return answer.model_copy(update={"question": question, "answer": text, "trace": trace})
 
     def _rewrite(
-        self, question: str, conversation_id: str | None, history: Sequence[Any], trace: Trace
-    ) -> tuple[str, Sequence[Any]]:
+        self, question: str, conversation_id: str | None, history: Sequence[Turn], trace: Trace
+    ) -> tuple[str, Sequence[Turn]]:
         """The standalone form of a follow-up, and the conversation the answerer should see."""
         if self.memory is None or not conversation_id:
             return question, history
@@ -106,11 +109,10 @@ class Pipeline:
             trace.notes.append(f"rewrite: {context.rewrite.reason}")
         if context.recalled:
             trace.notes.append(f"recalled {len(context.recalled)} earlier turn(s) of this conversation")
-        trace.timings_ms["rewrite"] = _ms(t0)
-        turns = [*context.recalled, *context.history]
-        return (context.rewrite.query if context.rewrite else question), [*history, *history_texts(turns)]
+        trace.timings_ms["rewrite"] = elapsed_ms(t0)
+        return (context.rewrite.query if context.rewrite else question), [*history, *context.recalled, *context.history]
 
-    def _use_tools(self, question: str, caller: Caller, history: Sequence[Any], trace: Trace) -> ToolsOutcome:
+    def _use_tools(self, question: str, caller: Caller, history: Sequence[Turn], trace: Trace) -> ToolsOutcome:
         """Run the tools the question needs; every call goes into the trace."""
         if self.tools is None:
             return ToolsOutcome()
@@ -118,7 +120,7 @@ class Pipeline:
         outcome = self.tools.run(question, caller, history)
         trace.tool_calls.extend(outcome.calls)
         trace.notes.extend(outcome.notes)
-        trace.timings_ms["tools"] = _ms(t0)
+        trace.timings_ms["tools"] = elapsed_ms(t0)
         return outcome
 
     def _route(self, kb_ids: Sequence[str] | None) -> list[str]:
@@ -127,8 +129,5 @@ class Pipeline:
             for kb in kb_ids:
                 self.catalog.require_kb(kb)
             return list(dict.fromkeys(kb_ids))
-        return [kb["name"] for kb in self.catalog.list_kbs()]
+        return [kb.name for kb in self.catalog.list_kbs()]
 
-
-def _ms(t0: float) -> float:
-    return round((time.perf_counter() - t0) * 1000, 3)

@@ -18,10 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant.app.container import Services  # noqa: E402
+from assistant.app.settings import Settings  # noqa: E402
 from benchmarks.synthetic import document  # noqa: E402
-
-from assistant.config import Settings  # noqa: E402
-from assistant.services import Services, make_ingestor  # noqa: E402
 from ingest.job import embedding_text  # noqa: E402
 
 
@@ -41,10 +40,9 @@ def main() -> None:
 
         e2e, raw, chunk_counts = [], [], []
         for r in range(args.repeats):
-            services = Services(Settings(data_dir=Path(tmp) / f"data{r}"))
-            services.lock.acquire()
+            services = Services(Settings(storage={"data_dir": Path(tmp) / f"data{r}"})).open()
             services.catalog.create_kb("bench")
-            ingestor = make_ingestor(services)
+            ingestor = services.ingestor()
             services.embedder.embed_documents(["warm-up"])
 
             t0 = time.perf_counter()

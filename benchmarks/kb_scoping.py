@@ -22,9 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import passages  # noqa: E402
-
 from assistant.embed.use import USEEmbedder  # noqa: E402
+from benchmarks.synthetic import passages  # noqa: E402
 
 K = 20
 

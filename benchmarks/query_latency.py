@@ -20,12 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant.app.container import Services  # noqa: E402
+from assistant.app.settings import Settings  # noqa: E402
+from assistant.domain import DocumentMeta  # noqa: E402
+from assistant.text.tokenize import Tokenizer  # noqa: E402
 from benchmarks.synthetic import passages, sentence  # noqa: E402
-
-from assistant.config import Settings  # noqa: E402
-from assistant.services import Services, make_ingestor  # noqa: E402
-from assistant.text.tokenize import tokenize  # noqa: E402
-from ingest.job import DocumentMeta  # noqa: E402
 from ingest.loaders.base import Block, LoadedDocument  # noqa: E402
 
 
@@ -38,7 +37,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def build(services: Services, n_chunks: int) -> list[str]:
     services.catalog.create_kb("bench")
-    ingestor = make_ingestor(services)
+    ingestor = services.ingestor()
     texts = passages(n_chunks, seed=7)
     per_doc = 20
     items = []
@@ -64,8 +63,7 @@ def main() -> None:
     queries = [sentence(rng)[: rng.randint(8, 30)] for _ in range(args.queries)]
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
-        services = Services(Settings(data_dir=data_dir, chunk_size=2000))
-        services.lock.acquire()
+        services = Services(Settings(storage={"data_dir": data_dir}, ingestion={"chunk_size": 2000})).open()
         texts = build(services, args.chunks) if services.catalog.count_chunks() == 0 else passages(args.chunks, seed=7)
         pipeline = services.default_pipeline
         for q in queries[:5]:
@@ -81,6 +79,7 @@ def main() -> None:
 
         from rank_bm25 import BM25Okapi
 
+        tokenize = Tokenizer().terms
         bm25 = BM25Okapi([tokenize(t) for t in texts])
         naive = []
         for q in queries:

@@ -31,8 +31,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.config import ConnectorSettings, DingTalkBot, FeishuBot, GatewaySettings, WeComAppBot  # noqa: E402
 from connectors.crypto import FeishuCipher, WXBizMsgCrypt, dingtalk_robot_sign  # noqa: E402
+from connectors.settings import (  # noqa: E402
+    ConnectorSettings,
+    DingTalkBot,
+    FeishuBot,
+    GatewaySettings,
+    WeComAppBot,
+)
 
 DING_SECRET = "bench-ding-secret"
 FEISHU_KEY, FEISHU_TOKEN = "bench-feishu-key", "bench-feishu-token"

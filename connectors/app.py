@@ -1,6 +1,6 @@
 """Wiring: channels, gateway and long-connection runners built from the settings, and their routes.
 
-``mount_connectors(app, services)`` is the one call the API's app factory makes. Callback URLs:
+``mount_connectors(app, settings, pipeline)`` is the one call the API's app factory makes. Callback URLs:
 
     GET|POST /callbacks/{platform}/{bot}     platform: dingtalk | feishu | wecom | wecom_bot
     POST     /v1/chat/completions            OpenAI-compatible (connectors/openai_compat.py), GET /v1/models
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,11 +23,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from assistant.config import ConnectorSettings, GatewaySettings
 from connectors.base import CallbackRequest, ChannelRegistry, ConnectorError
 from connectors.dingtalk import DingTalkChannel, DingTalkStreamRunner
 from connectors.feishu import FeishuChannel, FeishuLongConnectionRunner
 from connectors.gateway import Gateway, PipelineResponder, Responder
+from connectors.settings import ConnectorSettings, GatewaySettings
 from connectors.wecom import WeComAppChannel
 from connectors.wecom_bot import WeComBotChannel, WeComBotRunner, WeComBotSocketChannel
 
@@ -121,10 +122,16 @@ def shared_stores(settings: GatewaySettings) -> dict[str, Any]:
     return {"dedupe": RedisDedupeStore(client, settings.dedupe_ttl_s), "limiter": RedisRateLimiter(client)}
 
 
-def mount_connectors(app: FastAPI, services: Any, *, responder: Responder | None = None) -> Connectors:
-    """Build the connectors from ``services.settings`` and add their routes to ``app``."""
-    settings: ConnectorSettings = services.settings.connectors
-    responder = responder or PipelineResponder(lambda: services.default_pipeline, settings.gateway)
+def mount_connectors(
+    app: FastAPI,
+    settings: ConnectorSettings,
+    pipeline: Callable[[], Any],
+    *,
+    responder: Responder | None = None,
+) -> Connectors:
+    """Build the connectors and add their routes to ``app``; ``pipeline`` returns the pipeline to ask
+    (a getter: the pipeline is built after the models load)."""
+    responder = responder or PipelineResponder(pipeline, settings.gateway)
     connectors = build_connectors(settings, responder)
     add_routes(app, connectors)
     if settings.openai_compat:

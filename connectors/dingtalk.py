@@ -22,7 +22,6 @@ from urllib.parse import urlparse
 
 import httpx
 
-from assistant.config import DingTalkBot
 from connectors.base import (
     CallbackRequest,
     CallbackResponse,
@@ -38,6 +37,7 @@ from connectors.base import (
     require,
 )
 from connectors.crypto import dingtalk_robot_sign, same
+from connectors.settings import DingTalkBot
 from connectors.tokens import TokenCache
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,6 @@ from urllib.parse import urlparse
 
 import httpx
 
-from assistant.config import FeishuBot
 from connectors.base import (
     CallbackRequest,
     CallbackResponse,
@@ -42,6 +41,7 @@ from connectors.base import (
     close_loop,
 )
 from connectors.crypto import FeishuCipher, same
+from connectors.settings import FeishuBot
 from connectors.tokens import TokenCache
 
 log = logging.getLogger(__name__)

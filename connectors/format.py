@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assistant.domain import Answer, Citation
-from assistant.text.normalize import has_cjk
+from assistant.text.cjk import has_cjk
 from connectors.base import Channel, IncomingMessage, OutgoingMessage
 
 # Notices: what the bot says when it does not answer from the knowledge base.

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from assistant.config import GatewaySettings
 from assistant.domain import Answer
 from assistant.tools.base import Caller
 from connectors import format as fmt
 from connectors.base import Channel, IncomingMessage, OutgoingMessage
+from connectors.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from assistant.config import ConnectorSettings
 from assistant.domain import Answer
 from assistant.errors import UnknownKnowledgeBase
 from connectors import format as fmt
 from connectors.base import IncomingMessage
 from connectors.crypto import same
 from connectors.gateway import Responder
+from connectors.settings import ConnectorSettings
 
 MODEL = "cs-knowledge-assistant"
 

@@ -18,7 +18,6 @@ from xml.etree import ElementTree
 
 import httpx
 
-from assistant.config import WeComAppBot
 from connectors.base import (
     CallbackRequest,
     CallbackResponse,
@@ -33,6 +32,7 @@ from connectors.base import (
     StaleTimestamp,
 )
 from connectors.crypto import WXBizMsgCrypt
+from connectors.settings import WeComAppBot
 from connectors.tokens import TokenCache
 
 PLATFORM = "wecom"

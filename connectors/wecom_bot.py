@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 
-from assistant.config import WeComAIBot
 from connectors.base import (
     CallbackRequest,
     CallbackResponse,
@@ -41,6 +40,7 @@ from connectors.base import (
     require,
 )
 from connectors.crypto import WXBizMsgCrypt
+from connectors.settings import WeComAIBot
 from connectors.wecom import WXBizCallback
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,10 @@ class WeComBotRunner:
             self.submit(self.channel, message)
 
     def _run(self) -> None:
-        from aibot import WSClient, WSClientOptions  # lazy: only when the long connection is configured
+        from aibot import (  # lazy: only when the long connection is configured
+            WSClient,
+            WSClientOptions,
+        )
 
         config = self.channel.config
         loop = asyncio.new_event_loop()

@@ -8,15 +8,11 @@ unanswerable questions, false refusals on answerable ones, and their balanced ac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.config import Settings
 from eval.dataset import load_dataset
-from eval.runner import run
-
-_EVIDENCE = re.compile(r"evidence: coverage=([\d.]+) similarity=([\d.]+|n/a)")
+from eval.runner import OpenWorkspace, run
 
 
 @dataclass(frozen=True)
@@ -38,18 +34,18 @@ class Floors:
         return (self.refusal_rate + 1 - self.false_refusal_rate) / 2
 
 
-def evidence_points(dataset_dir: Path, *, mode: str = "hybrid", limit: int | None = None) -> list[Point]:
-    settings = Settings().model_copy(update={"min_term_coverage": 0.0, "min_vector_similarity": 0.0})
+def evidence_points(
+    dataset_dir: Path, open_workspace: OpenWorkspace, *, mode: str = "hybrid", limit: int | None = None
+) -> list[Point]:
+    """Each query's evidence, from a run whose refusal floors are off (``open_workspace`` sets them to 0)."""
     dataset = load_dataset(dataset_dir, limit=limit)
     impossible = {q.id: q.is_impossible for q in dataset.queries}
-    (mode_run,) = run(dataset_dir, mode=mode, limit=limit, settings=settings)
+    (mode_run,) = run(dataset_dir, open_workspace, mode=mode, limit=limit)
     points = []
     for record in mode_run.records:
-        for note in record.trace.get("notes", []):
-            match = _EVIDENCE.search(note)
-            if match:
-                sim = None if match.group(2) == "n/a" else float(match.group(2))
-                points.append(Point(float(match.group(1)), sim, impossible[record.query_id]))
+        evidence = record.trace.get("evidence")
+        if evidence is not None:  # FAQ matches and tool answers are not judged on evidence
+            points.append(Point(evidence["coverage"], evidence["similarity"], impossible[record.query_id]))
     return points
 
 

@@ -200,3 +200,27 @@ def check_fail_under(
                 continue
             failures.append(Failure(mode, metric, value, threshold, msg))
     return failures
+
+
+def _is_latency(metric: str) -> bool:
+    return metric.startswith(("latency_ms.", STAGE_PREFIX))
+
+
+def check_max_drop(rows: Iterable[CompareRow], max_drop: float) -> list[Failure]:
+    """Every quality metric that got worse from A to B by more than ``max_drop`` (latencies are left
+    out: they measure the machine as much as the code). A metric present in A and missing in B fails."""
+    failures: list[Failure] = []
+    for row in rows:
+        if _is_latency(row.metric) or row.a is None:
+            continue
+        where = f"[{row.mode}] {row.metric}"
+        if row.b is None:
+            failures.append(Failure(row.mode, row.metric, None, max_drop, f"{where}: {row.a:.4g} in A, missing in B"))
+            continue
+        worse = (row.b - row.a) if lower_is_better(row.metric) else (row.a - row.b)
+        if worse > max_drop + 1e-12:
+            failures.append(Failure(
+                row.mode, row.metric, row.b, max_drop,
+                f"{where} went from {row.a:.4g} to {row.b:.4g}, worse by {worse:.4f} (allowed {max_drop:g})",
+            ))
+    return failures

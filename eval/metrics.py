@@ -16,16 +16,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.text.cjk import IDEOGRAPHS
 from eval.dataset import Dataset
 
 RETRIEVAL_KEYS = ("ndcg@10", "recall@5", "recall@20", "recall@100", "mrr@10")
 ARTICLES = frozenset({"a", "an", "the"})
 
-# CJK ideographs (incl. extensions and compatibility), kana, hangul: one token per character.
-_CJK_RE = re.compile(
-    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-    "\U00020000-\U0002ebef\U00030000-\U0003134f]"
-)
+# CJK ideographs (the core's set plus the supplementary-plane extensions), kana, hangul: one token per character.
+_CJK_RE = re.compile(f"[\u3040-\u30ff{IDEOGRAPHS}\uac00-\ud7af\U00020000-\U0002ebef\U00030000-\U0003134f]")
 _TOKEN_RE = re.compile(_CJK_RE.pattern + r"|[^\s" + _CJK_RE.pattern[1:-1] + r"]+")
 _ASCII_PUNCT = frozenset(string.punctuation)
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from assistant.config import Settings
-from assistant.domain import Answer
-from assistant.services import Services, make_ingestor
+from assistant.domain import Answer, DocumentMeta
+from assistant.pipeline import Pipeline
+from assistant.storage.interfaces import Catalog
 from eval.dataset import Dataset, load_dataset
 from eval.metrics import QueryRecord, aggregate
-from ingest.job import DocumentMeta
+from ingest.job import Ingestor
 from ingest.loaders.base import Block, LoadedDocument
 
 MODES = ("bm25", "vector", "hybrid", "hybrid+rerank")
@@ -43,23 +45,25 @@ def expand_modes(mode: str) -> list[str]:
     return [mode]
 
 
-def eval_settings(data_dir: Path, base: Settings | None = None) -> Settings:
-    base = base or Settings()
-    return base.model_copy(
-        update={
-            "data_dir": data_dir,
-            "bm25_candidates": max(base.bm25_candidates, RANK_DEPTH),
-            "vector_candidates": max(base.vector_candidates, RANK_DEPTH),
-        }
-    )
+class Workspace(Protocol):
+    """A private, opened store with the assistant's pipeline over it (the app's ``Services``)."""
+
+    catalog: Catalog
+
+    def ingestor(self, *, with_vectors: bool = True) -> Ingestor: ...
+
+    def pipeline(self, mode: str = "hybrid", *, rerank: bool = True) -> Pipeline: ...
+
+
+# Opens a workspace in a data directory, retrieving at least ``rank_depth`` candidates per stage.
+OpenWorkspace = Callable[[Path, int], AbstractContextManager[Workspace]]
 
 
 def ingest_corpus(
-    services: Services, dataset: Dataset, progress: Progress | None = None, *, with_vectors: bool = True
+    workspace: Workspace, dataset: Dataset, progress: Progress | None = None, *, with_vectors: bool = True
 ) -> None:
-    ingestor = make_ingestor(services)
-    ingestor.with_vectors = with_vectors  # a BM25-only run need not embed the corpus
-    services.catalog.create_kb(EVAL_KB, f"eval corpus {dataset.name}")
+    ingestor = workspace.ingestor(with_vectors=with_vectors)  # a BM25-only run need not embed the corpus
+    workspace.catalog.create_kb(EVAL_KB, f"eval corpus {dataset.name}")
     items = []
     for doc in dataset.corpus:
         headings = [doc.title] if doc.title.strip() else []
@@ -92,6 +96,8 @@ def record_of(query_id: str, answer: Answer, elapsed_ms: float) -> QueryRecord:
         trace={
             "question": answer.question,
             "answer": answer.answer,
+            "evidence": answer.trace.evidence.model_dump() if answer.trace.evidence else None,
+            "refusal": answer.trace.refusal,
             "notes": answer.trace.notes,
             "top": [f"{h.doc_id} ({h.score:.3f})" for h in (answer.trace.stages.get("reranked") or answer.trace.stages.get("fused") or [])[:5]],
         },
@@ -100,30 +106,26 @@ def record_of(query_id: str, answer: Answer, elapsed_ms: float) -> QueryRecord:
 
 def run(
     dataset_dir: Path | str,
+    open_workspace: OpenWorkspace,
     *,
     mode: str = "hybrid+rerank",
     limit: int | None = None,
     data_dir: Path | None = None,
-    settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> list[ModeRun]:
     """Evaluate one dataset in one or all modes; returns one ``ModeRun`` per mode."""
     modes = expand_modes(mode)
     dataset = load_dataset(dataset_dir, limit=limit)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
-        services = Services(eval_settings(Path(data_dir or tmp), settings))
-        services.lock.acquire()
-        try:
-            if services.catalog.count_chunks([EVAL_KB]) == 0:
-                ingest_corpus(services, dataset, progress, with_vectors=modes != ["bm25"])
-            return [_run_mode(services, dataset, m, progress) for m in modes]
-        finally:
-            services.close()
+        with open_workspace(Path(data_dir or tmp), RANK_DEPTH) as workspace:
+            if workspace.catalog.count_chunks([EVAL_KB]) == 0:
+                ingest_corpus(workspace, dataset, progress, with_vectors=modes != ["bm25"])
+            return [_run_mode(workspace, dataset, m, progress) for m in modes]
 
 
-def _run_mode(services: Services, dataset: Dataset, mode: str, progress: Progress | None) -> ModeRun:
+def _run_mode(workspace: Workspace, dataset: Dataset, mode: str, progress: Progress | None) -> ModeRun:
     retrieval_mode, _, rerank = mode.partition("+")
-    pipeline = services.pipeline(retrieval_mode, rerank=bool(rerank))
+    pipeline = workspace.pipeline(retrieval_mode, rerank=bool(rerank))
     pipeline.trace_depth = RANK_DEPTH
     records: list[QueryRecord] = []
     standalone: dict[str, list[str]] = {}

@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.job import DocumentMeta, Ingestor, IngestResult
+from assistant.domain import DocumentMeta
+from ingest.job import Ingestor, IngestResult
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEMO_KB_DIR = DATA_DIR / "kb"
@@ -30,16 +31,7 @@ def load_demo(
     for entry in demo_manifest(kb_dir):
         kb = entry["kb"]
         ingestor.catalog.create_kb(kb, KB_DESCRIPTIONS.get(kb, ""))
-        meta = DocumentMeta(
-            id=entry.get("id"),
-            title=entry.get("title"),
-            version=entry.get("version"),
-            effective_date=entry.get("effective_date"),
-            owner=entry.get("owner"),
-            tags=list(entry.get("tags", [])),
-            url=entry.get("url"),
-        )
-        result = ingestor.ingest_file(kb_dir / entry["path"], kb, meta)
+        result = ingestor.ingest_file(kb_dir / entry["path"], kb, DocumentMeta.model_validate(entry))
         results.append(result)
         if on_result:
             on_result(result)

@@ -5,7 +5,8 @@ Order matters for readers and for crashes:
 2. the catalog switches the document to the new chunk set in one transaction (the visible step);
 3. chunks that are no longer live are purged from both indexes.
 A crash before 2 leaves the old version live and some invisible orphans; a crash after 2 leaves the
-new version live and some invisible leftovers. Either way no reader sees half a document.
+new version live and some invisible leftovers. Either way no reader sees half a document, and the
+catalog's ledger (chunks staged before step 1, retired in step 2) tells any process later what to purge.
 """
 
 from __future__ import annotations
@@ -17,18 +18,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from assistant.domain import Chunk, Document
-from assistant.errors import AssistantError, IngestError
-from assistant.index.keyword import KeywordIndex
-from assistant.index.vector import VectorIndex
-from assistant.index.visibility import VisibilityGate
+from assistant.domain import Chunk, Document, DocumentMeta
 from assistant.embed.base import Embedder
-from assistant.store.catalog import Catalog
-from assistant.text.tokenize import add_terms
+from assistant.errors import AssistantError, IngestError
+from assistant.storage.interfaces import Catalog, KeywordIndex, VectorIndex, Visibility
+from assistant.storage.janitor import IndexJanitor
+from assistant.text.tokenize import Tokenizer
 from ingest.chunking import chunk_document
 from ingest.loaders.base import LoadedDocument, load_file
 
@@ -36,23 +35,10 @@ log = logging.getLogger(__name__)
 
 Status = Literal["added", "replaced", "unchanged", "failed"]
 
-
-@dataclass
-class DocumentMeta:
-    """What a knowledge manager can say about a document beyond its content."""
-
-    id: str | None = None
-    title: str | None = None
-    version: str | None = None
-    effective_date: str | None = None
-    owner: str | None = None
-    tags: list[str] = field(default_factory=list)
-    url: str | None = None
-
-
 ProgressCallback = Callable[["IngestResult"], None]
 EMBED_BATCH = 128
 SWITCH_GROUP = 50  # documents switched per hold of the visibility gate
+STAGE_TTL_SECONDS = 3600.0  # staged chunks not live by then were left by a writer that died
 
 
 @dataclass
@@ -97,22 +83,27 @@ class Ingestor:
         keyword: KeywordIndex,
         vector: VectorIndex,
         embedder: Embedder,
+        tokenizer: Tokenizer,
+        gate: Visibility,
         *,
         chunk_size: int = 400,
         chunk_overlap: int = 60,
         max_bytes: int = 50 * 1024 * 1024,
-        gate: VisibilityGate | None = None,
         with_vectors: bool = True,
+        stage_ttl_seconds: float = STAGE_TTL_SECONDS,
     ):
         self.catalog = catalog
         self.keyword = keyword
         self.vector = vector
         self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.gate = gate
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
-        self.gate = gate or VisibilityGate()
         self.with_vectors = with_vectors  # False only for keyword-only evaluation runs
+        self.stage_ttl_seconds = stage_ttl_seconds
+        self.janitor = IndexJanitor(catalog, keyword, vector, gate)
 
     # -- entry points ------------------------------------------------------------------------
     def ingest_file(
@@ -173,10 +164,10 @@ class Ingestor:
         self, loaded: LoadedDocument, kb: str, meta: DocumentMeta, source: str, *, content_hash: str
     ) -> _Plan | IngestResult:
         doc_id = meta.id or slug(source)
-        add_terms(meta.tags)  # a tag is domain vocabulary: keep it one word from now on
+        self.tokenizer.add_terms(meta.tags)  # a tag is domain vocabulary: keep it one word from now on
         settings_hash = hashlib.sha256(
             json.dumps(
-                [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, asdict(meta)],
+                [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, meta.model_dump()],
                 ensure_ascii=False,
             ).encode()
         ).hexdigest()
@@ -214,10 +205,12 @@ class Ingestor:
     ) -> list[IngestResult]:
         plans = [o for o in outcomes if isinstance(o, _Plan)]
         fresh = [c for p in plans for c in p.fresh]
+        fresh_ids = [c.id for c in fresh]
+        self.catalog.stage(kb, fresh_ids, ttl_seconds=self.stage_ttl_seconds)  # before any index sees them
         try:
             self._index_fresh(kb, fresh)  # invisible until the catalog lists them
         except Exception:
-            self._discard(kb, [c.id for c in fresh])
+            self._discard(kb, fresh_ids)
             raise
         results: list[IngestResult] = []
         for start in range(0, len(outcomes), SWITCH_GROUP):
@@ -244,6 +237,7 @@ class Ingestor:
             if on_result:
                 for result in results[start:]:
                     on_result(result)
+        self.catalog.settle(kb, fresh_ids)  # live now, or discarded: the indexes agree with the catalog
         return results
 
     def _index_fresh(self, kb: str, fresh: list[Chunk]) -> None:
@@ -270,39 +264,16 @@ class Ingestor:
             return False
         with self.gate.switching():
             removed = self.catalog.delete_document(doc_id)
-            self._purge(doc.kb, removed)
+            self.janitor.purge(doc.kb, removed)
         return True
 
     def delete_kb(self, kb: str) -> None:
         with self.gate.switching():
             self.catalog.delete_kb(kb)
-            self.keyword.delete_kb(kb)
-            self.vector.delete_kb(kb)
-
-    def sweep_orphans(self) -> int:
-        """Remove index entries the catalog does not list (left by a crash mid-ingestion)."""
-        removed = 0
-        with self.gate.switching():
-            live_by_kb: dict[str, set[str]] = {}
-            for kb in [k["name"] for k in self.catalog.list_kbs()]:
-                live_by_kb[kb] = set(self.catalog.chunk_ids_of_kb(kb))
-            for kb, ids in self.keyword.ids_by_kb().items():
-                stale = sorted(ids - live_by_kb.get(kb, set()))
-                if stale:
-                    self.keyword.apply(remove_ids=stale)
-                    removed += len(stale)
-            for kb in self.vector.kbs():
-                stale = sorted(set(self.vector.ids(kb)) - live_by_kb.get(kb, set()))
-                if stale:
-                    self.vector.delete(kb, stale)
-                    removed += len(stale)
-        return removed
+            self.janitor.drop_kb(kb)
 
     def _purge(self, kb: str, chunk_ids: list[str]) -> None:
-        if not chunk_ids:
-            return
-        self.keyword.apply(remove_ids=chunk_ids)
-        self.vector.delete(kb, chunk_ids)
+        self.janitor.purge(kb, chunk_ids)
 
     def _discard(self, kb: str, chunk_ids: list[str]) -> None:
         """Best-effort removal of chunks that never became live (they are invisible anyway)."""
@@ -310,7 +281,3 @@ class Ingestor:
             self._purge(kb, chunk_ids)
         except Exception:  # pragma: no cover - the catalog never listed them
             log.warning("could not discard %d orphan chunks of kb %s", len(chunk_ids), kb)
-
-
-
-

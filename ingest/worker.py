@@ -1,90 +1,145 @@
-"""Background ingestion for uploads: one worker thread, so writes to the indexes never interleave."""
+"""Background ingestion: take jobs from the queue, ingest their files, record each file's result.
+
+A worker holds a job under a lease that it renews while it works; a worker that dies lets the lease
+run out and another worker (or this one after a restart) takes the job up again. The server runs one
+worker thread for the embedded default; ``assistant worker`` runs one in a process of its own.
+Writes from one worker never interleave: it ingests one job at a time.
+"""
 
 from __future__ import annotations
 
 import logging
-import queue
+import os
 import shutil
+import socket
 import threading
-from dataclasses import dataclass
+import uuid
 from pathlib import Path
 
-from assistant.store.jobs import JobStore
-from ingest.job import DocumentMeta, Ingestor
+from assistant.domain import DocumentMeta
+from assistant.storage.interfaces import Job, JobQueue, StagedFile
+from ingest.job import Ingestor, IngestResult
 
 log = logging.getLogger(__name__)
 
+LEASE_SECONDS = 60.0
 
-@dataclass
-class UploadedFile:
-    path: Path  # a private copy in the data directory's upload area
-    source: str  # the name the user uploaded it under
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class IngestWorker:
-    def __init__(self, ingestor: Ingestor, jobs: JobStore, *, max_pending: int = 100):
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        queue: JobQueue,
+        *,
+        name: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        poll_seconds: float = 1.0,
+    ):
         self.ingestor = ingestor
-        self.jobs = jobs
-        self._queue: queue.Queue[tuple[str, str, list[UploadedFile], DocumentMeta] | None] = queue.Queue(max_pending)
-        self._thread = threading.Thread(target=self._run, name="ingest-worker", daemon=True)
+        self.queue = queue
+        self.name = name or worker_name()
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        for job_id in self.jobs.interrupted():
-            self.jobs.update(job_id, status="failed", error="the server stopped before this job finished; upload again")
-        self.ingestor.sweep_orphans()
+        self._thread = threading.Thread(target=self.run_forever, name="ingest-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
+        self._stopping.set()
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
 
-    def submit(self, kb: str, files: list[UploadedFile], meta: DocumentMeta | None = None) -> str:
-        job_id = self.jobs.create(kb, [f.source for f in files])
-        try:
-            self._queue.put_nowait((job_id, kb, files, meta or DocumentMeta()))
-        except queue.Full:
-            self.jobs.update(job_id, status="failed", error="too many uploads waiting; try again shortly")
-        return job_id
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            job_id, kb, files, meta = item
+    def run_forever(self) -> None:
+        while not self._stopping.is_set():
             try:
-                self._process(job_id, kb, files, meta)
-            except Exception as exc:  # one bad job never stops the worker
-                log.exception("ingestion job %s failed", job_id)
-                self.jobs.update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
-            finally:
-                for f in files:
-                    shutil.rmtree(f.path.parent, ignore_errors=True)
+                worked = self.run_once()
+            except Exception:  # the queue itself failed (database gone): wait and try again
+                log.exception("ingestion worker %s could not take a job", self.name)
+                worked = False
+            if not worked:
+                self.queue.wait_for_work(self.poll_seconds)
 
-    def _process(self, job_id: str, kb: str, files: list[UploadedFile], meta: DocumentMeta) -> None:
-        self.jobs.update(job_id, status="running")
+    def run_once(self) -> bool:
+        """Take one job and run it to the end; False when there was none."""
+        job = self.queue.claim(self.name, lease_seconds=self.lease_seconds)
+        if job is None:
+            return False
+        renewing = _LeaseKeeper(self.queue, job.id, self.name, self.lease_seconds)
+        renewing.start()
+        try:
+            self._process(job)
+        except Exception as exc:  # one bad job never stops the worker
+            log.exception("ingestion job %s failed", job.id)
+            self.queue.finish(job.id, self.name, status="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            renewing.stop()
+        remove_staged(job.staged)
+        return True
+
+    def _process(self, job: Job) -> None:
+        files = list(job.staged)
+        meta = job.meta or DocumentMeta()
+        metas = [meta] if len(files) == 1 else [meta.shared()] * len(files)
         results: list[dict] = [{"source": f.source, "status": "running"} for f in files]
-        self.jobs.update(job_id, files=results)
-        single = meta
-        shared = DocumentMeta(version=meta.version, effective_date=meta.effective_date, owner=meta.owner,
-                              tags=meta.tags, url=meta.url)
-        metas = [single] if len(files) == 1 else [shared] * len(files)
+        self.queue.progress(job.id, self.name, done=0, files=results)
         done = 0
 
-        def record(result) -> None:
+        def record(result: IngestResult) -> None:
             nonlocal done
             results[done] = {
                 "source": result.source, "status": result.status, "doc_id": result.doc_id,
                 "chunks": result.chunks, "error": result.error, "warnings": result.warnings,
             }
             done += 1
-            self.jobs.update(job_id, files=results, done=done)
+            self.queue.progress(job.id, self.name, done=done, files=results)
 
-        self.ingestor.ingest_files([f.path for f in files], kb, metas, sources=[f.source for f in files], on_result=record)
-        failed = sum(r["status"] == "failed" for r in results)
-        self.jobs.update(
-            job_id,
-            status="done",
-            error=f"{failed} of {len(files)} files failed" if failed else None,
+        self.ingestor.ingest_files(
+            [Path(f.path) for f in files], job.kb, metas, sources=[f.source for f in files], on_result=record
         )
+        failed = sum(r["status"] == "failed" for r in results)
+        self.queue.finish(
+            job.id, self.name, status="done", error=f"{failed} of {len(files)} files failed" if failed else None
+        )
+
+
+class _LeaseKeeper:
+    """Renews a job's lease in the background while the worker is busy with it."""
+
+    def __init__(self, queue: JobQueue, job_id: str, worker: str, lease_seconds: float):
+        self._queue, self._job_id, self._worker, self._lease = queue, job_id, worker, lease_seconds
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id[:8]}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._done.wait(self._lease / 3):
+            try:
+                if not self._queue.renew(self._job_id, self._worker, lease_seconds=self._lease):
+                    log.warning("job %s is no longer held by %s", self._job_id, self._worker)
+                    return
+            except Exception:
+                log.exception("could not renew the lease of job %s", self._job_id)
+
+
+def remove_staged(files: tuple[StagedFile, ...] | list[StagedFile]) -> None:
+    """Delete a finished job's private copies (each file sits in a folder of its own under the job's)."""
+    for f in files:
+        folder = Path(f.path).parent
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.parent.rmdir()  # the job's folder, once its last file is gone
+        except OSError:
+            pass

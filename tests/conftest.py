@@ -7,17 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings
-from assistant.services import Services, make_ingestor
+from assistant.app.container import Services
+from assistant.app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_KB = REPO / "data" / "kb"
 DEMO_EVAL = REPO / "data" / "eval" / "demo"
 
 
+def make_settings(data_dir: Path, **groups) -> Settings:
+    """Settings over an embedded data directory of its own, with some groups changed."""
+    return Settings(storage={"data_dir": data_dir}).with_updates(**groups)
+
+
 @pytest.fixture(scope="session")
 def demo_settings(tmp_path_factory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("demo-data"))
+    return make_settings(tmp_path_factory.mktemp("demo-data"))
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +30,10 @@ def demo_services(demo_settings):
     """Services over a data directory holding the whole demo knowledge base (real models)."""
     from ingest.demo import load_demo
 
-    services = Services(demo_settings)
-    services.lock.acquire()
-    results = load_demo(make_ingestor(services))
-    assert [r.error for r in results if r.status == "failed"] == []
-    yield services
-    services.close()
+    with Services(demo_settings) as services:
+        results = load_demo(services.ingestor())
+        assert [r.error for r in results if r.status == "failed"] == []
+        yield services
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +46,6 @@ def demo_corpus() -> dict[str, str]:
 @pytest.fixture
 def fresh_services(tmp_path):
     """An empty data directory of its own, with one knowledge base called ``kb1``."""
-    services = Services(Settings(data_dir=tmp_path / "data"))
-    services.lock.acquire()
-    services.catalog.create_kb("kb1")
-    yield services
-    services.close()
+    with Services(make_settings(tmp_path / "data")) as services:
+        services.catalog.create_kb("kb1")
+        yield services

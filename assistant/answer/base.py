@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from assistant.domain import Answer, Hit
+from assistant.domain import Answer, Hit, Turn
 from assistant.tools.base import ToolResult
 
 
 class Answerer(Protocol):
     def answer(
-        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Any] = ()
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = ()
     ) -> Answer:
         """A cited answer from the hits and tool results (numbered sources), or a refusal."""
         ...

@@ -10,17 +10,25 @@ no supported sentence falls back to the extractive answer. Every switch is logge
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.answer.breaker import CircuitBreaker
 from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.answer.llm import Completion, LLMAnswerer, LLMError, ModelDeclined, UnsupportedAnswer
-from assistant.domain import Answer, Citation, Hit, Trace
+from assistant.answer.llm import (
+    Completion,
+    LLMAnswerer,
+    LLMError,
+    ModelDeclined,
+    UnsupportedAnswer,
+)
+from assistant.answer.marks import mark, shift_markers
+from assistant.answer.sources import tool_citation
+from assistant.domain import Answer, Citation, Hit, Trace, Turn
 from assistant.errors import AssistantError
 from assistant.text.normalize import detect_language
 from assistant.tools.base import ToolResult
@@ -33,100 +41,6 @@ EXTRACTIVE = "extractive"
 
 class AllBackendsDown(AssistantError):
     """Every model backend failed or has its breaker open."""
-
-
-class CircuitBreaker:
-    """Closed -> open (too slow once, or too many errors in the window) -> half-open after the cool-down
-    (one probe call) -> closed on success, open again on failure. Thread-safe."""
-
-    CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        slow_seconds: float = 8.0,
-        error_rate: float = 0.05,
-        window_seconds: float = 60.0,
-        min_calls: int = 1,
-        cooldown_seconds: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.name = name
-        self.slow_seconds = slow_seconds
-        self.error_rate = error_rate
-        self.window_seconds = window_seconds
-        self.min_calls = min_calls
-        self.cooldown_seconds = cooldown_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._state = self.CLOSED
-        self._opened_at = 0.0
-        self._probing = False
-        self._window: deque[tuple[float, bool]] = deque()  # (when, failed)
-        self.reason = ""
-        self.opened = 0  # times it opened
-
-    @property
-    def state(self) -> str:
-        with self._lock:
-            self._maybe_half_open()
-            return self._state
-
-    def allow(self) -> bool:
-        """May a call go to this backend now? In half-open, only one probe at a time."""
-        with self._lock:
-            self._maybe_half_open()
-            if self._state == self.CLOSED:
-                return True
-            if self._state == self.HALF_OPEN and not self._probing:
-                self._probing = True
-                return True
-            return False
-
-    def record(self, ok: bool, seconds: float) -> None:
-        """The outcome of an allowed call: failed or not, and how long it took."""
-        with self._lock:
-            slow = seconds > self.slow_seconds
-            failed = not ok or slow
-            if self._state == self.HALF_OPEN:
-                self._probing = False
-                if failed:
-                    self._open("probe failed" if not ok else f"probe took {seconds:.1f} s")
-                else:
-                    self._state, self.reason = self.CLOSED, ""
-                    self._window.clear()
-                    log.info("circuit breaker %s closed: probe succeeded", self.name)
-                return
-            now = self._clock()
-            self._window.append((now, failed))
-            while self._window and now - self._window[0][0] > self.window_seconds:
-                self._window.popleft()
-            if self._state != self.CLOSED:
-                return
-            if slow:
-                self._open(f"took {seconds:.1f} s (threshold {self.slow_seconds:g} s)")
-                return
-            failures = sum(1 for _, f in self._window if f)
-            rate = failures / len(self._window)
-            if len(self._window) >= self.min_calls and rate > self.error_rate:
-                self._open(f"error rate {rate:.0%} over {len(self._window)} calls (threshold {self.error_rate:.0%})")
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            self._maybe_half_open()
-            failures = sum(1 for _, f in self._window if f)
-            return {"state": self._state, "reason": self.reason, "opened": self.opened,
-                    "window_calls": len(self._window), "window_failures": failures}
-
-    def _open(self, reason: str) -> None:
-        self._state, self.reason, self._opened_at = self.OPEN, reason, self._clock()
-        self.opened += 1
-        log.warning("circuit breaker %s opened: %s; retrying after %g s", self.name, reason, self.cooldown_seconds)
-
-    def _maybe_half_open(self) -> None:
-        if self._state == self.OPEN and self._clock() - self._opened_at >= self.cooldown_seconds:
-            self._state, self._probing = self.HALF_OPEN, False
 
 
 @dataclass
@@ -153,19 +67,15 @@ class AnswerChain:
         return bool(self.backends)
 
     def answer(
-        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Any] = ()
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = ()
     ) -> Answer:
         trace = Trace(question=question)
         query = knowledge_query(question, tool_results)
-        evidence = self.extractive.evidence(query, hits)
-        weak = not hits or self.extractive.is_weak(evidence)
-        sim = "n/a" if evidence.similarity is None else f"{evidence.similarity:.2f}"
-        trace.notes.append(f"evidence: coverage={evidence.coverage:.2f} similarity={sim}")
-        if weak and not tool_results:
-            trace.notes.append("refused: evidence below both thresholds (no model called)")
+        trace.evidence = evidence = self.extractive.evidence(query, hits)
+        if evidence.weak and not tool_results:
             self._count("refused_weak_evidence")
-            return self.extractive.refusal(question, trace)
-        if weak:
+            return self.extractive.refusal(question, trace, "weak_evidence")
+        if evidence.weak:
             trace.notes.append("knowledge base evidence weak: answering from the tool results only")
             hits = []
 
@@ -191,7 +101,7 @@ class AnswerChain:
                 trace.notes.append(f"LLM backend {backend.name!r} found no answer in the sources")
                 if not tool_results:
                     self._count("refused_by_model")
-                    return self.extractive.refusal(question, trace)
+                    return self.extractive.refusal(question, trace, "model_declined")
                 previous = None
                 break
             except UnsupportedAnswer as exc:
@@ -264,7 +174,8 @@ class AnswerChain:
             hits = [h for h in hits if h.chunk.kind != "faq"] or hits
         kb = self.extractive.answer(query, hits) if hits else None
         if kb is not None:
-            trace.notes.extend(n for n in kb.trace.notes if not n.startswith("evidence:"))
+            trace.notes.extend(kb.trace.notes)
+            trace.faq_match, trace.refusal = kb.trace.faq_match, kb.trace.refusal
         if not tool_results:
             assert kb is not None  # weak evidence without tools returned earlier
             return kb.model_copy(update={"question": question, "trace": trace})
@@ -273,50 +184,12 @@ class AnswerChain:
         citations: list[Citation] = []
         for n, result in enumerate(tool_results, start=1):
             sentence = result.summary_en if english and result.summary_en else result.summary
-            parts.append(_mark(sentence, n))
-            citations.append(
-                Citation(n=n, doc_id=result.source_id, chunk_id=result.source_id, title=result.title,
-                         section=result.section, quote=result.facts)
-            )
+            parts.append(mark(sentence, n))
+            citations.append(tool_citation(result, n))
         if kb is not None and not kb.refused:
             k = len(tool_results)
-            parts.append(re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) + k}]", kb.answer))
+            parts.append(shift_markers(kb.answer, k))
             citations += [c.model_copy(update={"n": c.n + k}) for c in kb.citations]
+        trace.refusal = None  # the tool results answer, whatever the knowledge base lacked
         text = (" " if english else "").join(parts)
         return Answer(question=question, answer=text, refused=False, citations=citations, trace=trace)
-
-
-def _mark(sentence: str, n: int) -> str:
-    sentence = sentence.strip()
-    if sentence.endswith(("。", "！", "？", ".", "!", "?")):
-        return f"{sentence[:-1]}[{n}]{sentence[-1]}"
-    return f"{sentence}[{n}]"
-
-
-def backends_from_settings(settings) -> list[Backend]:
-    """The model backends the settings name (primary, then secondary), each with its own breaker."""
-    from assistant.answer.citations import CitationChecker
-    from assistant.answer.llm import LLMClient
-
-    s = settings
-    checker = CitationChecker(min_support=s.citation_min_support)
-    configured = [("primary", s.llm_base_url, s.llm_model, s.llm_api_key)]
-    if s.llm_secondary_base_url:
-        configured.append(
-            ("secondary", s.llm_secondary_base_url, s.llm_secondary_model or s.llm_model, s.llm_secondary_api_key)
-        )
-    backends = []
-    for name, url, model, key in configured:
-        if not url:
-            continue
-        client = LLMClient(url, model, key, timeout=s.llm_timeout, name=name, max_tokens=s.llm_max_tokens)
-        breaker = CircuitBreaker(
-            name,
-            slow_seconds=s.breaker_slow_seconds,
-            error_rate=s.breaker_error_rate,
-            window_seconds=s.breaker_window_seconds,
-            min_calls=s.breaker_min_calls,
-            cooldown_seconds=s.breaker_cooldown_seconds,
-        )
-        backends.append(Backend(LLMAnswerer(client, checker, stream=s.llm_stream), breaker))
-    return backends

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from assistant.answer.sources import Source, quote_for
 from assistant.domain import Citation
+from assistant.text.cjk import CJK_RUN
 from assistant.text.normalize import cjk_ratio, normalize
 from assistant.text.sentences import split_sentences
 from assistant.text.tokenize import STOPWORDS
@@ -28,7 +29,6 @@ from assistant.text.tokenize import STOPWORDS
 _MARKER = re.compile(r"[\[【［]\s*\^?\s*(?:source\s*|来源\s*|资料\s*)?(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]", re.I)
 _CANON = re.compile(r"\[(\d{1,3})\]")
 _MARKER_AFTER_END = re.compile(r"([。！？；!?;.])((?:\[\d{1,3}\])+)")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z]+|\d+")
 _STOP_CHARS = set("的了吗呢吧啊呀是在和与及或就都也还又把被让给对从向我你您他她它们这那个些哪么什怎样请问一下可以能会要想有没")
 # Pleasantries and connectives carry no claim: short uncited sentences are not flagged.
@@ -74,7 +74,7 @@ def units(text: str) -> set[str]:
     English words and numbers; function words and their bigrams are left out."""
     text = normalize(text)
     out: set[str] = set()
-    for run in _CJK_RUN.findall(text):
+    for run in CJK_RUN.findall(text):
         if len(run) == 1:
             if run not in _STOP_CHARS:
                 out.add(run)

@@ -11,10 +11,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.answer.faq import best_faq_match
-from assistant.domain import Answer, Citation, DocRef, Hit, Trace
+from assistant.answer.marks import mark
+from assistant.answer.sources import citation_for
+from assistant.domain import (
+    Answer,
+    Citation,
+    Evidence,
+    FaqMatch,
+    Hit,
+    RefusalReason,
+    Trace,
+    Turn,
+)
 from assistant.text.normalize import detect_language, normalize
 from assistant.text.sentences import split_sentences
-from assistant.text.tokenize import content_terms
+from assistant.text.tokenize import Tokenizer
+from assistant.tools.base import ToolResult
 
 REFUSAL_ZH = "抱歉，知识库中没有找到能回答这个问题的内容。建议换个说法再问，或联系人工客服确认。"
 REFUSAL_EN = (
@@ -22,15 +34,6 @@ REFUSAL_EN = (
     "or ask a human colleague to confirm."
 )
 MIN_SENTENCE_CHARS = 4
-
-
-@dataclass
-class Evidence:
-    """How well the best passages cover the question; the refusal decision reads this."""
-
-    coverage: float  # weighted share of the question's content terms found in the best passages
-    similarity: float | None  # best cosine similarity of a passage to the question, if known
-    terms: list[str]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         term_weights: Callable[[Sequence[str]], dict[str, float]],
+        tokenizer: Tokenizer,
         *,
         max_sentences: int = 3,
         max_sources: int = 3,
@@ -55,6 +59,7 @@ class ExtractiveAnswerer:
         faq_threshold: float = 0.6,
     ):
         self._term_weights = term_weights
+        self._tokenizer = tokenizer
         self.max_sentences = max_sentences
         self.max_sources = max_sources
         self.min_similarity = min_similarity
@@ -64,49 +69,44 @@ class ExtractiveAnswerer:
 
     # -- evidence --------------------------------------------------------------------------
     def evidence(self, question: str, hits: Sequence[Hit]) -> Evidence:
-        terms = content_terms(question)
+        """Measure the top passages against the question; ``weak`` when below both floors."""
+        terms = self._tokenizer.content_terms(question)
         top = hits[: self.candidate_hits]
         similarity = max((h.scores["vector"] for h in top if "vector" in h.scores), default=None)
-        if not terms or not top:
-            return Evidence(coverage=0.0, similarity=similarity, terms=terms)
-        weights = self._term_weights(terms)
-        total = sum(weights.values()) or 1.0
         best = 0.0
-        for hit in top[:3]:
-            haystack = normalize(f"{hit.chunk.section} {hit.chunk.question or ''} {hit.chunk.text}")
-            best = max(best, sum(w for t, w in weights.items() if t in haystack) / total)
-        return Evidence(coverage=best, similarity=similarity, terms=terms)
+        if terms and top:
+            weights = self._term_weights(terms)
+            total = sum(weights.values()) or 1.0
+            for hit in top[:3]:
+                haystack = normalize(f"{hit.chunk.section} {hit.chunk.question or ''} {hit.chunk.text}")
+                best = max(best, sum(w for t, w in weights.items() if t in haystack) / total)
+        weak = not top or self._below_floors(best, similarity)
+        return Evidence(coverage=best, similarity=similarity, terms=terms, weak=weak)
 
-    def is_weak(self, evidence: Evidence) -> bool:
-        if evidence.coverage >= self.min_coverage:
+    def _below_floors(self, coverage: float, similarity: float | None) -> bool:
+        if coverage >= self.min_coverage:
             return False
-        if evidence.similarity is not None and evidence.similarity >= self.min_similarity:
+        if similarity is not None and similarity >= self.min_similarity:
             return False
         return True
 
     # -- answering -------------------------------------------------------------------------
     def answer(
-        self, question: str, hits: Sequence[Hit], tool_results: Sequence = (), history: Sequence = ()
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = ()
     ) -> Answer:
         trace = Trace(question=question)
         match = best_faq_match(question, hits, self.faq_threshold) if self.faq_threshold else None
         if match is not None:
             faq = match.hit.chunk
-            trace.notes.append(f"faq match: {faq.question!r} similarity={match.similarity:.2f}")
+            trace.faq_match = FaqMatch(chunk_id=faq.id, question=faq.question or "", similarity=match.similarity)
             return self._cite([_Scored(hits.index(match.hit), 0, faq.text.strip(), 1.0, faq=True)], hits, question, trace)
-        evidence = self.evidence(question, hits)
-        trace.notes.append(
-            f"evidence: coverage={evidence.coverage:.2f} similarity="
-            + ("n/a" if evidence.similarity is None else f"{evidence.similarity:.2f}")
-        )
-        if not hits or self.is_weak(evidence):
-            trace.notes.append("refused: evidence below both thresholds")
-            return self.refusal(question, trace)
+        trace.evidence = evidence = self.evidence(question, hits)
+        if evidence.weak:
+            return self.refusal(question, trace, "weak_evidence")
 
         picked = self._pick_sentences(question, hits[: self.candidate_hits], evidence.terms)
         if not picked:
-            trace.notes.append("refused: no sentence of the top passages speaks to the question")
-            return self.refusal(question, trace)
+            return self.refusal(question, trace, "no_answer_sentence")
         return self._cite(picked, hits, question, trace)
 
     def _cite(self, picked: list[_Scored], hits: Sequence[Hit], question: str, trace: Trace) -> Answer:
@@ -119,36 +119,24 @@ class ExtractiveAnswerer:
         for p in sorted(picked, key=lambda s: (s.hit_index, s.position)):
             hit = hits[p.hit_index]
             chunk = hit.chunk
-            doc = hit.doc or DocRef(title=chunk.doc_id)
             if chunk.id not in numbers:
                 numbers[chunk.id] = len(numbers) + 1
                 quotes[numbers[chunk.id]] = []
-                citations.append(
-                    Citation(
-                        n=numbers[chunk.id],
-                        doc_id=chunk.doc_id,
-                        chunk_id=chunk.id,
-                        title=doc.title,
-                        section=_section(chunk),
-                        page=chunk.page,
-                        url=doc.url,
-                        version=doc.version,
-                        quote="",
-                    )
-                )
+                citations.append(citation_for(hit, numbers[chunk.id]))
             n = numbers[chunk.id]
             quotes[n].append(p.text)
-            parts.append(_mark(p.text, n))
+            parts.append(mark(p.text, n))
         if not citations:
-            return self.refusal(question, trace)
+            return self.refusal(question, trace, "no_answer_sentence")
         chunks = {c.n: hits_by_id[c.chunk_id] for c in citations}
         for citation in citations:
             citation.quote = _quote(chunks[citation.n].text, quotes[citation.n])
         text = _join(parts)
         return Answer(question=question, answer=text, refused=False, citations=citations, trace=trace)
 
-    def refusal(self, question: str, trace: Trace) -> Answer:
+    def refusal(self, question: str, trace: Trace, reason: RefusalReason) -> Answer:
         text = REFUSAL_EN if detect_language(question) == "en" else REFUSAL_ZH
+        trace.refusal = reason
         return Answer(question=question, answer=text, refused=True, citations=[], trace=trace)
 
     def _pick_sentences(self, question: str, hits: Sequence[Hit], terms: list[str]) -> list[_Scored]:
@@ -203,25 +191,7 @@ class ExtractiveAnswerer:
         return picked
 
 
-_END = ("。", "！", "？", "；", ".", "!", "?", ";")
-
-
-def _mark(sentence: str, n: int) -> str:
-    """Put the [n] marker before the sentence's closing punctuation, as Chinese text does."""
-    sentence = sentence.strip()
-    if sentence.endswith(_END):
-        return f"{sentence[:-1]}[{n}]{sentence[-1]}"
-    return f"{sentence}[{n}]"
-
-
 MAX_QUOTE_CHARS = 400
-
-
-def _section(chunk) -> str:
-    """Where in the document: the heading path; for an FAQ pair, the question it answers."""
-    if chunk.kind == "faq" and chunk.question:
-        return " > ".join(x for x in (chunk.section, chunk.question) if x)
-    return chunk.section
 
 
 def _quote(chunk_text: str, sentences: list[str]) -> str:

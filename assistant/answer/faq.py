@@ -26,18 +26,18 @@ def question_similarity(a: str, b: str) -> float:
 
 
 @dataclass(frozen=True)
-class FaqMatch:
+class FaqHit:
     hit: Hit
     similarity: float
 
 
-def best_faq_match(question: str, hits: Sequence[Hit], threshold: float, depth: int = 3) -> FaqMatch | None:
+def best_faq_match(question: str, hits: Sequence[Hit], threshold: float, depth: int = 3) -> FaqHit | None:
     """The FAQ among the top hits whose question is closest to the user's, if close enough."""
-    best: FaqMatch | None = None
+    best: FaqHit | None = None
     for hit in hits[:depth]:
         if hit.chunk.kind != "faq" or not hit.chunk.question:
             continue
         sim = question_similarity(question, hit.chunk.question)
         if sim >= threshold and (best is None or sim > best.similarity):
-            best = FaqMatch(hit, sim)
+            best = FaqHit(hit, sim)
     return best

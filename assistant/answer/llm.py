@@ -21,12 +21,11 @@ import httpx
 from pydantic import SecretStr
 
 from assistant.answer.citations import CheckedAnswer, CitationChecker
-from assistant.answer.prompt import NO_ANSWER, answer_messages, as_turns
+from assistant.answer.prompt import NO_ANSWER, answer_messages, recent_turns
 from assistant.answer.sources import number_sources
-from assistant.domain import Answer, Hit, Trace
+from assistant.domain import Answer, Hit, Trace, Turn
 from assistant.errors import AssistantError
 from assistant.tools.base import ToolResult
-
 
 _THINKING = re.compile(r"<think>.*?(</think>|$)", re.S)
 
@@ -215,7 +214,7 @@ class LLMClient:
         detail = self._scrub(response.text[:200].replace("\n", " "))  # some endpoints echo the key
         if status >= 500 or status == 429:
             raise LLMUnavailable(self.name, f"{self.base_url} answered {status}: {detail}")
-        hint = "check ASSISTANT_LLM_BASE_URL, ASSISTANT_LLM_MODEL and ASSISTANT_LLM_API_KEY"
+        hint = "check the base_url, model and api_key of this backend in ASSISTANT_LLM__BACKENDS"
         raise LLMBadResponse(self.name, f"{self.base_url} answered {status}: {detail}; {hint}")
 
 
@@ -258,11 +257,11 @@ class LLMAnswerer:
         question: str,
         hits: Sequence[Hit],
         tool_results: Sequence[ToolResult] = (),
-        history: Sequence[Any] = (),
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """A cited answer; raises `LLMError` (backend failed), `ModelDeclined` or `UnsupportedAnswer`."""
         sources = number_sources(hits[: self.max_hits], tool_results)
-        messages = answer_messages(question, sources, as_turns(history, self.history_turns))
+        messages = answer_messages(question, sources, recent_turns(history, self.history_turns))
         completion = self.client.complete(messages, stream=self.stream)
         trace = Trace(question=question)
         timing = f"{completion.ms:.0f} ms" + (

@@ -7,10 +7,9 @@ same prompt serves English questions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from assistant.answer.sources import Source
+from assistant.domain import Turn
 
 NO_ANSWER = "NO_ANSWER"
 
@@ -30,27 +29,9 @@ Decide whether the user's latest message needs a live lookup; call the tools wit
 from the conversation (never invent an order number), or reply NONE."""
 
 
-@dataclass(frozen=True)
-class Turn:
-    """One earlier message of the conversation."""
-
-    role: str  # "user" or "assistant"
-    content: str
-
-
-def as_turns(history: Sequence[Any], limit: int) -> list[Turn]:
-    """Accept turns as `Turn`, objects with role/content, mappings, or (role, content) pairs; keep the last `limit`."""
-    turns: list[Turn] = []
-    for item in history:
-        if isinstance(item, Turn):
-            turns.append(item)
-        elif isinstance(item, dict):
-            turns.append(Turn(str(item.get("role", "user")), str(item.get("content", ""))))
-        elif isinstance(item, (tuple, list)) and len(item) == 2:
-            turns.append(Turn(str(item[0]), str(item[1])))
-        elif hasattr(item, "role") and hasattr(item, "content"):
-            turns.append(Turn(str(item.role), str(item.content)))
-    turns = [t for t in turns if t.role in ("user", "assistant") and t.content.strip()]
+def recent_turns(history: Sequence[Turn], limit: int) -> list[Turn]:
+    """The last ``limit`` turns that say something (a model sees no empty or system turns)."""
+    turns = [t for t in history if t.role in ("user", "assistant") and t.text.strip()]
     return turns[-limit:] if limit > 0 else []
 
 
@@ -61,13 +42,13 @@ def render_sources(sources: Sequence[Source]) -> str:
 def answer_messages(question: str, sources: Sequence[Source], history: Sequence[Turn]) -> list[dict[str, str]]:
     """System rules, the recent conversation, then the sources and the question in one user message."""
     messages = [{"role": "system", "content": ANSWER_SYSTEM}]
-    messages += [{"role": t.role, "content": t.content} for t in history]
+    messages += [{"role": t.role, "content": t.text} for t in history]
     messages.append({"role": "user", "content": f"【资料 Sources】\n{render_sources(sources)}\n\n【问题 Question】\n{question}"})
     return messages
 
 
 def tool_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": TOOLS_SYSTEM}]
-    messages += [{"role": t.role, "content": t.content} for t in history]
+    messages += [{"role": t.role, "content": t.text} for t in history]
     messages.append({"role": "user", "content": question})
     return messages

@@ -42,40 +42,41 @@ def number_sources(hits: Sequence[Hit], tool_results: Sequence[ToolResult] = ())
     sources: list[Source] = []
     for result in tool_results:
         n = len(sources) + 1
-        citation = Citation(
-            n=n, doc_id=result.source_id, chunk_id=result.source_id, title=result.title,
-            section=result.section, quote=result.facts,
-        )
-        sources.append(Source(n, "tool", result.facts, citation, result.facts))
+        sources.append(Source(n, "tool", result.facts, tool_citation(result, n), result.facts))
     seen: set[str] = set()
     for hit in hits:
         chunk = hit.chunk
         if chunk.id in seen:
             continue
         seen.add(chunk.id)
-        doc = hit.doc
         n = len(sources) + 1
-        citation = Citation(
-            n=n,
-            doc_id=chunk.doc_id,
-            chunk_id=chunk.id,
-            title=doc.title if doc else chunk.doc_id,
-            section=section_of(chunk),
-            page=chunk.page,
-            url=doc.url if doc else None,
-            version=doc.version if doc else None,
-            quote="",
-        )
         text = chunk.text if chunk.kind != "faq" else f"问：{chunk.question or ''}\n答：{chunk.text}"
-        sources.append(Source(n, "document", text[:MAX_SOURCE_CHARS], citation, chunk.text))
+        sources.append(Source(n, "document", text[:MAX_SOURCE_CHARS], citation_for(hit, n), chunk.text))
     return sources
 
 
-def section_of(chunk) -> str:
-    """The heading path; for an FAQ pair, the question it answers."""
-    if chunk.kind == "faq" and chunk.question:
-        return " > ".join(x for x in (chunk.section, chunk.question) if x)
-    return chunk.section
+def citation_for(hit: Hit, n: int, quote: str = "") -> Citation:
+    """The numbered citation of a retrieved chunk: its document, heading path, page, version and link."""
+    chunk, doc = hit.chunk, hit.doc
+    return Citation(
+        n=n,
+        doc_id=chunk.doc_id,
+        chunk_id=chunk.id,
+        title=doc.title if doc else chunk.doc_id,
+        section=chunk.cited_section(),
+        page=chunk.page,
+        url=doc.url if doc else None,
+        version=doc.version if doc else None,
+        quote=quote,
+    )
+
+
+def tool_citation(result: ToolResult, n: int) -> Citation:
+    """A tool result cited like a document ("ERP 订单系统 — 查询于 10:22"), quoted whole."""
+    return Citation(
+        n=n, doc_id=result.source_id, chunk_id=result.source_id, title=result.title,
+        section=result.section, quote=result.facts,
+    )
 
 
 def quote_for(source: Source, cited_by: Sequence[str], overlap: Callable[[str, str], float]) -> str:

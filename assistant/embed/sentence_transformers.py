@@ -1,4 +1,7 @@
-"""Any sentence-transformers model the user has on disk (or can reach), behind the same interface."""
+"""Any sentence-transformers model the user has on disk, behind the same interface.
+
+Loaded with ``local_files_only``: nothing is fetched from a model hub at run time.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +18,11 @@ class SentenceTransformerEmbedder:
         except ImportError as exc:  # pragma: no cover - it is a pinned dependency
             raise ModelNotAvailable("sentence-transformers is not installed") from exc
         try:
-            self._model = SentenceTransformer(model, device="cpu")
+            self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
         except Exception as exc:
             raise ModelNotAvailable(
                 f"cannot load sentence-transformers model {model!r}: {exc}. "
-                "Point ASSISTANT_EMBEDDER at a local model directory."
+                "Point ASSISTANT_MODELS__EMBEDDER at a local model directory."
             ) from exc
         self.name = f"st:{model}"
         self.dim = int(self._model.get_sentence_embedding_dimension())

@@ -116,7 +116,7 @@ class ERPClient:
                     if response.status_code in (401, 403):
                         raise ERPAuthError(
                             f"ERP at {self.base_url} refused the token ({response.status_code}); "
-                            "check ASSISTANT_ERP_TOKEN"
+                            "check ASSISTANT_ERP__TOKEN"
                         )
                     return response
                 timed_out, last = False, f"server error {response.status_code}"
@@ -124,7 +124,7 @@ class ERPClient:
         error = ERPTimeout if timed_out else ERPUnavailable
         raise error(
             f"ERP at {self.base_url} is unavailable: {last} after {self.retries + 1} attempts; "
-            "check that it is running (`assistant erp-demo` for the demo) and ASSISTANT_ERP_BASE_URL"
+            "check that it is running (`assistant erp-demo` for the demo) and ASSISTANT_ERP__BASE_URL"
         )
 
     def _json(self, response: httpx.Response):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.domain import Turn
 from assistant.memory.rewrite import Rewrite, RuleRewriter
-from assistant.memory.store import ConversationStore, Turn
+from assistant.storage.interfaces import ConversationStore
 
 RECENT_TURNS = 6  # three exchanges
 RECALL_SCAN = 50
@@ -55,8 +56,3 @@ class ConversationMemory:
     def remember(self, conversation_id: str, question: str, standalone: str, answer_text: str) -> None:
         self.store.append(conversation_id, Turn("user", question, standalone, self.embed(standalone)))
         self.store.append(conversation_id, Turn("assistant", answer_text))
-
-
-def history_texts(turns: Sequence[Turn]) -> list[dict]:
-    """Turns as chat messages (role, content) for answerers that take a conversation."""
-    return [{"role": t.role, "content": t.text} for t in turns]

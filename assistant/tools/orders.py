@@ -18,7 +18,13 @@ from assistant.erp.models import (
     SHIPPING_STATUS_ZH,
     Order,
 )
-from assistant.tools.audience import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
+from assistant.tools.audience import (
+    mask_address,
+    mask_email,
+    mask_name,
+    mask_phone,
+    sees_personal_data,
+)
 from assistant.tools.base import Caller, ToolDenied, ToolError, ToolNotFound, ToolResult
 
 ERP_TITLE = "ERP 订单系统"

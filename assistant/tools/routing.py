@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.answer.prompt import as_turns, tool_messages
+from assistant.answer.prompt import recent_turns, tool_messages
+from assistant.domain import Turn
 from assistant.errors import AssistantError
 from assistant.text.normalize import normalize
 from assistant.tools.base import Caller, ToolRegistry
@@ -66,7 +67,7 @@ class RuleRouter:
     def __init__(self, registry: ToolRegistry):
         self.registry = registry
 
-    def plan(self, question: str, caller: Caller, history: Sequence[Any] = ()) -> Plan:
+    def plan(self, question: str, caller: Caller, history: Sequence[Turn] = ()) -> Plan:
         plan = Plan()
         numbers = order_numbers(question)
         asked = topics(question)
@@ -113,9 +114,9 @@ class FunctionCallingRouter:
         self.history_turns = history_turns
         self.worth_asking = worth_asking
 
-    def plan(self, question: str, caller: Caller, history: Sequence[Any] = ()) -> Plan:
-        turns = as_turns(history, self.history_turns)
-        conversation = " ".join([question, *(t.content for t in turns)])
+    def plan(self, question: str, caller: Caller, history: Sequence[Turn] = ()) -> Plan:
+        turns = recent_turns(history, self.history_turns)
+        conversation = " ".join([question, *(t.text for t in turns)])
         if self.worth_asking is not None and not self.worth_asking(conversation, caller):
             return Plan(notes=["tools: nothing a tool could look up; no function-calling call"])
         messages = tool_messages(question, turns)

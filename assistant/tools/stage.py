@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from assistant.domain import ToolCall
+from assistant.domain import ToolCall, Turn
 from assistant.text.normalize import detect_language
 from assistant.tools.audience import AudienceRules
-from assistant.tools.base import Caller, ToolDenied, ToolNotFound, ToolRegistry, ToolResult
+from assistant.tools.base import (
+    Caller,
+    ToolDenied,
+    ToolNotFound,
+    ToolRegistry,
+    ToolResult,
+)
 from assistant.tools.routing import Plan
 
 
 class Router(Protocol):
-    def plan(self, question: str, caller: Caller, history: Sequence[Any] = ()) -> Plan: ...
+    def plan(self, question: str, caller: Caller, history: Sequence[Turn] = ()) -> Plan: ...
 
 
 @dataclass
@@ -55,7 +61,7 @@ class ToolStage:
         self.audience = audience
         self.max_calls = max_calls
 
-    def run(self, question: str, caller: Caller, history: Sequence[Any] = ()) -> ToolsOutcome:
+    def run(self, question: str, caller: Caller, history: Sequence[Turn] = ()) -> ToolsOutcome:
         caller = self.audience.bind(caller)
         plan = self.router.plan(question, caller, history)
         outcome = ToolsOutcome(notes=list(plan.notes))
@@ -82,23 +88,3 @@ def knowledge_query(question: str, results: Sequence[ToolResult]) -> str:
     """What to search the knowledge base for: the rules behind the tool results, else the question."""
     asked = [r.kb_query for r in results if r.kb_query]
     return " ".join(dict.fromkeys(asked)) if asked else question
-
-
-def tool_stage_from_settings(settings, complete=None) -> ToolStage | None:
-    """The ERP order tools when an ERP is configured; routed by function calling through `complete`
-    (the answer chain's backends) when given and enabled, else by rules."""
-    from assistant.erp.client import ERPClient
-    from assistant.tools.orders import ListOrdersTool, OrderLookupTool
-    from assistant.tools.routing import FunctionCallingRouter, RuleRouter, might_need_orders
-
-    s = settings
-    if not s.erp_base_url:
-        return None
-    client = ERPClient(s.erp_base_url, s.erp_token, timeout=s.erp_timeout, retries=s.erp_retries)
-    registry = ToolRegistry([OrderLookupTool(client), ListOrdersTool(client)])
-    rules = RuleRouter(registry)
-    router: Router = rules
-    if complete is not None and s.llm_tool_routing:
-        router = FunctionCallingRouter(registry, complete, rules, worth_asking=might_need_orders)
-    audience = AudienceRules(groups=s.audience_groups, roles=s.audience_roles, default=s.audience_default)
-    return ToolStage(registry, router, audience)

@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from assistant.embed.e5 import E5Embedder
     from assistant.embed.use import USEEmbedder
-    from assistant.text.tokenize import keyword_terms
+    from assistant.text.tokenize import Tokenizer
+
+    keyword_terms = Tokenizer().keyword_terms
 
     ds = load_dataset(args.dataset, limit=args.limit)
     queries = [q for q in ds.queries if ds.qrels.get(q.id)]

@@ -99,4 +99,4 @@ def test_question_close_to_an_faq_question_is_answered_with_that_faq(pipeline):
     answer = pipeline.ask("无理由退货的运费由谁承担？")
     assert answer.citations[0].doc_id == "faq"
     assert answer.citations[0].section.endswith("无理由退货的运费谁承担？")
-    assert any(n.startswith("faq match:") for n in answer.trace.notes)
+    assert answer.trace.faq_match and answer.trace.faq_match.question.endswith("无理由退货的运费谁承担？")

@@ -20,10 +20,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from assistant.config import ConnectorSettings
 from assistant.domain import Answer, Citation, Trace
 from connectors.app import Connectors, add_routes, build_connectors
 from connectors.base import IncomingMessage
+from connectors.settings import ConnectorSettings
+
 
 @pytest.fixture(autouse=True)
 def loopback_without_proxies(monkeypatch):

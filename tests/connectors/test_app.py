@@ -8,13 +8,20 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app
-from assistant.config import ConnectorSettings, DingTalkBot, Settings, WeComAppBot
-from assistant.services import Services, make_ingestor
+from assistant.app.api import create_app
+from assistant.app.container import Services
+from assistant.app.settings import Settings
+from assistant.domain import DocumentMeta
 from connectors.app import build_connectors
 from connectors.crypto import dingtalk_robot_sign
 from connectors.gateway import PipelineResponder
-from ingest.job import DocumentMeta
+from connectors.settings import (
+    ConnectorSettings,
+    DingTalkBot,
+    WeComAppBot,
+    load_bots_file,
+)
+from tests.conftest import make_settings
 
 SECRET = "ding-secret-e2e"
 SOP = """# 电子发票开具规范
@@ -44,15 +51,13 @@ def signed_callback(platform, text: str, msg_id: str) -> tuple[bytes, dict]:
 def tiny_kb(tmp_path_factory):
     """A real data directory holding one short SOP (real embedder, no cross-encoder)."""
     root = tmp_path_factory.mktemp("im-e2e")
-    services = Services(Settings(data_dir=root / "data", reranker="none"))
-    services.lock.acquire()
-    services.catalog.create_kb("support")
-    path = root / "e-invoice.md"
-    path.write_text(SOP, encoding="utf-8")
-    meta = DocumentMeta(id="e-invoice", url="https://kb.example.com/e-invoice")
-    assert make_ingestor(services).ingest_file(path, "support", meta).status == "added"
-    yield services
-    services.close()
+    with Services(make_settings(root / "data", models={"reranker": "none"})) as services:
+        services.catalog.create_kb("support")
+        path = root / "e-invoice.md"
+        path.write_text(SOP, encoding="utf-8")
+        meta = DocumentMeta(id="e-invoice", url="https://kb.example.com/e-invoice")
+        assert services.ingestor().ingest_file(path, "support", meta).status == "added"
+        yield services
 
 
 def test_a_dingtalk_question_is_answered_from_the_knowledge_base_with_its_source(serve_bot, platform, tiny_kb):
@@ -76,8 +81,9 @@ def test_a_question_the_knowledge_base_does_not_cover_gets_a_helpful_refusal(ser
 
 
 def test_the_app_factory_mounts_callbacks_and_chat_completions_and_runs_the_gateway(platform, tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", reranker="none",
-                        connectors=ConnectorSettings(dingtalk=[dingtalk_bot(platform)]))
+    settings = make_settings(tmp_path / "data", models={"reranker": "none"}).model_copy(
+        update={"connectors": ConnectorSettings(dingtalk=[dingtalk_bot(platform)])}
+    )
     with TestClient(create_app(settings)) as client:  # the lifespan starts the gateway workers
         status = client.get("/v1/connectors").json()
         assert status["bots"] == [{"platform": "dingtalk", "bot": "support"}]
@@ -98,8 +104,8 @@ def test_bots_come_from_env_and_a_file_and_secrets_never_show_in_reprs(tmp_path,
     monkeypatch.setenv("ASSISTANT_CONNECTORS__DINGTALK", json.dumps([{"name": "a", "app_key": "k", "app_secret": "env-secret"},
                                                                     {"name": "b", "app_key": "k2", "app_secret": "env-2"}]))
     monkeypatch.setenv("ASSISTANT_CONNECTORS__GATEWAY__USER_RATE", "3")
-    settings = Settings(data_dir=tmp_path / "d")
-    connectors = settings.connectors
+    settings = Settings(storage={"data_dir": tmp_path / "d"})
+    connectors = load_bots_file(settings.connectors)
     assert [b.name for b in connectors.dingtalk] == ["a", "b"] and connectors.wecom_app[0].name == "hr"
     assert connectors.gateway.user_rate == 3
     assert isinstance(connectors.wecom_app[0], WeComAppBot)

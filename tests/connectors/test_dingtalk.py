@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from assistant.config import ConnectorSettings, DingTalkBot
 from connectors.crypto import dingtalk_robot_sign
+from connectors.settings import ConnectorSettings, DingTalkBot
 
 SECRET = "ding-app-secret-for-tests"
 EXPECTED_TEXT = (

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from assistant.config import ConnectorSettings, FeishuBot
 from connectors.crypto import FeishuCipher
+from connectors.settings import ConnectorSettings, FeishuBot
 
 KEY, TOKEN, APP_ID, APP_SECRET = "feishu-encrypt-key", "feishu-verification-token", "cli_test", "feishu-app-secret"
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from assistant.domain import Citation
 from connectors import format as fmt
-from connectors.base import CallbackRequest, CallbackResult, Channel, IncomingMessage, OutgoingMessage
+from connectors.base import (
+    CallbackRequest,
+    CallbackResult,
+    Channel,
+    IncomingMessage,
+    OutgoingMessage,
+)
 
 
 class FakeChannel(Channel):

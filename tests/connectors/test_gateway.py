@@ -7,9 +7,21 @@ import time
 
 import pytest
 
-from assistant.config import GatewaySettings, GroupRule
-from connectors.base import CallbackRequest, CallbackResult, Channel, IncomingMessage, OutgoingMessage, SendFailed
-from connectors.gateway import Gateway, MemoryDedupeStore, MemoryRateLimiter, PipelineResponder
+from connectors.base import (
+    CallbackRequest,
+    CallbackResult,
+    Channel,
+    IncomingMessage,
+    OutgoingMessage,
+    SendFailed,
+)
+from connectors.gateway import (
+    Gateway,
+    MemoryDedupeStore,
+    MemoryRateLimiter,
+    PipelineResponder,
+)
+from connectors.settings import GatewaySettings, GroupRule
 
 
 class RecordingChannel(Channel):

@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.config import ConnectorSettings
 from connectors.openai_compat import chat_router
+from connectors.settings import ConnectorSettings
 
 EXPECTED_TEXT = (
     "确认收货后48小时内开具电子发票 [1]。\n\n**来源**\n"

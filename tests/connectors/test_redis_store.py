@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from assistant.config import GatewaySettings
 from connectors.app import shared_stores
 from connectors.base import IncomingMessage
 from connectors.gateway import Gateway
+from connectors.settings import GatewaySettings
 
 pytestmark = pytest.mark.services
 REDIS_URL = "redis://127.0.0.1:6379/15"

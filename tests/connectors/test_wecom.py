@@ -7,7 +7,7 @@ import time
 import pytest
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from assistant.config import ConnectorSettings, WeComAppBot
+from connectors.settings import ConnectorSettings, WeComAppBot
 
 # The official sample's token, key and corp id (docs/im-platforms.md)
 TOKEN, AES_KEY, CORP_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"

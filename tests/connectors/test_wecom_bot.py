@@ -8,7 +8,7 @@ import time
 import pytest
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from assistant.config import ConnectorSettings, WeComAIBot
+from connectors.settings import ConnectorSettings, WeComAIBot
 from connectors.wecom_bot import stream_id_for
 
 TOKEN, AES_KEY, BOT_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "aib-123"

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from eval.compare import CompareRow, check_fail_under, compare, flatten_metrics, parse_fail_under
+from eval.compare import (
+    CompareRow,
+    check_fail_under,
+    compare,
+    flatten_metrics,
+    parse_fail_under,
+)
 
 
 def _result(mode: str, ndcg: float | None, f1: float | None, p95: float = 500.0) -> dict[str, Any]:
@@ -128,3 +134,18 @@ def test_check_fail_under_checks_every_mode_of_a_list() -> None:
 def test_check_fail_under_missing_stage_is_a_failure() -> None:
     failures = check_fail_under(_result("m", 0.7, 0.5), {"stage_latency_ms.rerank.p95": 100.0})
     assert len(failures) == 1 and "missing" in failures[0].message
+
+
+def test_max_drop_flags_quality_that_got_worse_and_ignores_latency() -> None:
+    from eval.compare import check_max_drop
+
+    a = _result("hybrid", ndcg=0.80, f1=0.30)
+    b = _result("hybrid", ndcg=0.794, f1=0.30)
+    a["refusal"]["false_refusal_rate"], b["refusal"]["false_refusal_rate"] = 0.10, 0.11
+    a["latency_ms"]["p95"], b["latency_ms"]["p95"] = 10.0, 90.0
+    failures = check_max_drop(compare(a, b), 0.005)
+    assert sorted(f.metric for f in failures) == ["refusal.false_refusal_rate", "retrieval.ndcg@10"]
+    assert "went from 0.8 to 0.794" in str(next(f for f in failures if f.metric == "retrieval.ndcg@10"))
+    assert check_max_drop(compare(a, b), 0.02) == []
+    better = _result("hybrid", ndcg=0.9, f1=0.5)
+    assert check_max_drop(compare(a, better), 0.0) == []

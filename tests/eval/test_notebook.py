@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import nbformat
 from nbconvert.preprocessors import ExecutePreprocessor
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from eval.runner import run
+from assistant.app.evaluation import run_dataset as run
 from tests.conftest import DEMO_EVAL
 
 REQUIRED = {"dataset", "mode", "queries", "retrieval", "answer", "citation", "refusal", "latency_ms"}
@@ -28,14 +28,14 @@ def test_all_modes_share_one_ingestion_and_score_the_demo_set():
 def test_cli_writes_results_and_report_and_gates_on_fail_under(tmp_path):
     out, report = tmp_path / "r.json", tmp_path / "r.html"
     env = {**os.environ, "COLUMNS": "200"}
-    cmd = [sys.executable, "-m", "assistant.cli", "eval", "run", "--dataset", str(DEMO_EVAL),
+    cmd = [sys.executable, "-m", "assistant.app.cli", "eval", "run", "--dataset", str(DEMO_EVAL),
            "--mode", "hybrid", "--limit", "15", "--out", str(out), "--report", str(report)]
     ok = subprocess.run([*cmd, "--fail-under", "ndcg@10=0.1"], env=env, capture_output=True, text=True, timeout=600)
     assert ok.returncode == 0, ok.stderr
     result = json.loads(out.read_text(encoding="utf-8"))
     assert REQUIRED <= set(result) and result["mode"] == "hybrid"
     assert "<img" in report.read_text(encoding="utf-8")
-    table = subprocess.run([sys.executable, "-m", "assistant.cli", "eval", "table", str(out)],
+    table = subprocess.run([sys.executable, "-m", "assistant.app.cli", "eval", "table", str(out)],
                            env=env, capture_output=True, text=True, timeout=120)
     assert table.stdout.splitlines()[0].startswith("| dataset | mode | nDCG@10")
     assert f"| {result['dataset']} | hybrid | " in table.stdout
@@ -45,10 +45,11 @@ def test_cli_writes_results_and_report_and_gates_on_fail_under(tmp_path):
 
 
 def test_rerank_depth_bounds_what_the_cross_encoder_judges():
-    from assistant.config import Settings
+    from assistant.app.settings import Settings
     from assistant.text.normalize import detect_language
 
-    runs = run(DEMO_EVAL, mode="hybrid+rerank", limit=15, settings=Settings(rerank_depth=2))
+    settings = Settings().with_updates(retrieval={"rerank_depth": 2})
+    runs = run(DEMO_EVAL, settings, mode="hybrid+rerank", limit=15)
     english = [r for r in runs[0].records if detect_language(r.trace["question"]) == "en"]
     assert english, "the first 15 demo queries include English ones"
     for record in english:
@@ -57,7 +58,7 @@ def test_rerank_depth_bounds_what_the_cross_encoder_judges():
 
 
 def test_cli_rejects_a_rerank_depth_below_one():
-    cmd = [sys.executable, "-m", "assistant.cli", "eval", "run", "--dataset", str(DEMO_EVAL), "--rerank-depth", "0"]
+    cmd = [sys.executable, "-m", "assistant.app.cli", "eval", "run", "--dataset", str(DEMO_EVAL), "--rerank-depth", "0"]
     bad = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "--rerank-depth" in bad.stderr

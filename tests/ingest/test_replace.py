@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from assistant.services import make_ingestor
-from ingest.job import DocumentMeta
+from assistant.domain import DocumentMeta
 
 VERSIONS = {
     "V3.1": "# 开票规范\n版本：V3.1\n## 开票时间\n确认收货后48小时内开具电子发票，发送至预留邮箱。\n## 抬头\n单位抬头须填写税号。\n",
@@ -25,7 +24,7 @@ def test_concurrent_reader_never_sees_a_mix_of_versions(fresh_services, tmp_path
         return resolve(ids)
 
     monkeypatch.setattr(fresh_services.catalog, "resolve", slow_resolve)
-    ingestor = make_ingestor(fresh_services)
+    ingestor = fresh_services.ingestor()
     path = tmp_path / "invoice.md"
     path.write_text(VERSIONS["V3.1"], encoding="utf-8")
     ingestor.ingest_file(path, "kb1", DocumentMeta(id="inv"))

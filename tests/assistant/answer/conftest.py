@@ -17,6 +17,7 @@ import pytest
 
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.domain import Chunk, DocRef, Hit
+from assistant.text.tokenize import Tokenizer
 
 API_KEY = "sk-test-5b1e9c"
 
@@ -172,4 +173,4 @@ def invoice_hits() -> list[Hit]:
 
 @pytest.fixture
 def extractive() -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(lambda terms: {t: 1.0 for t in terms})
+    return ExtractiveAnswerer(lambda terms: {t: 1.0 for t in terms}, Tokenizer())

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from assistant.answer.chain import AnswerChain, backends_from_settings
-from assistant.erp.demo import BackgroundServer, create_erp_app, open_demo_store
+from assistant.app.erp_demo.service import (
+    BackgroundServer,
+    create_erp_app,
+    open_demo_store,
+)
 from assistant.pipeline import Pipeline
 from assistant.tools.base import Caller
-from assistant.tools.stage import tool_stage_from_settings
 
 QUESTION = "@AI助手 我昨天下的订单20240521-8892，发票开了吗？"
 SEED = Path(__file__).resolve().parents[3] / "data" / "erp" / "orders.json"
@@ -32,16 +34,20 @@ def erp_url(tmp_path_factory):
     store.close()
 
 
-def pipeline_for(services, **overrides) -> Pipeline:
-    """The demo's retrieval with answering and tools built from these settings."""
-    settings = services.settings.model_copy(update=overrides)
-    chain = AnswerChain(services.answerer(), backends_from_settings(settings))
-    tools = tool_stage_from_settings(settings, chain.complete if chain.has_llm else None)
-    return Pipeline(services.catalog, services.retriever(), services.reranker, chain, tools=tools)
+def pipeline_for(services, **groups) -> Pipeline:
+    """The demo's retrieval with answering and tools built from these settings (no memory)."""
+    variant = services.variant(**groups)
+    return Pipeline(services.catalog, services.retriever(), services.reranker, variant.answer_chain,
+                    tools=variant.tool_stage)
 
 
-def erp_settings(url: str, **more) -> dict:
-    return {"erp_base_url": url, "erp_token": SecretStr(TOKEN), "erp_retries": 0, **more}
+def erp_settings(url: str, *, llm: str | None = None, stream: bool = True, **more) -> dict:
+    groups = {"erp": {"base_url": url, "token": SecretStr(TOKEN), "retries": 0}, **more}
+    if llm:
+        from assistant.app.settings import LLMBackend
+
+        groups["llm"] = {"backends": [LLMBackend(base_url=llm, stream=stream)]}
+    return groups
 
 
 def test_without_a_model_the_rules_look_up_the_order_and_the_sop_explains_it(demo_services, erp_url):
@@ -62,7 +68,7 @@ def test_with_a_model_function_calling_looks_up_the_order_and_the_answer_cites_b
     fake_llm.mode = "tools"
     fake_llm.tool_calls = [{"name": "lookup_order", "arguments": '{"order_no": "20240521-8892", "topic": "invoice"}'}]
     fake_llm.prefer, fake_llm.keywords = ["电子发票开具管理规范"], ["发票状态", "普票在"]
-    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, llm_base_url=fake_llm.url, llm_stream=True))
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, llm=fake_llm.url, stream=True))
     answer = pipeline.ask(QUESTION)
 
     assert [r.get("tools") is not None for r in fake_llm.requests] == [True, False]  # route, then answer
@@ -74,7 +80,7 @@ def test_with_a_model_function_calling_looks_up_the_order_and_the_answer_cites_b
 
 
 def test_in_a_customer_facing_group_the_sources_show_no_personal_data(demo_services, erp_url):
-    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, audience_groups={"feishu:oc_after_sales": "customer"}))
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, audience={"groups": {"feishu:oc_after_sales": "customer"}}))
     caller = Caller(platform="feishu", chat_id="oc_after_sales", user_id="ou_42", role=None)
     answer = pipeline.ask("订单20240521-8892的发票开了吗，快递到哪了", caller=caller)
     shown = answer.model_dump_json()
@@ -92,7 +98,7 @@ def test_when_the_erp_is_down_the_rule_is_still_given_and_the_reader_is_told(dem
 
 def test_a_knowledge_base_question_costs_one_model_call_and_no_lookup(demo_services, erp_url, fake_llm):
     fake_llm.prefer = ["电子发票开具管理规范"]
-    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, llm_base_url=fake_llm.url))
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url, llm=fake_llm.url))
     answer = pipeline.ask("电子发票怎么开？")
     assert len(fake_llm.requests) == 1 and "tools" not in fake_llm.requests[0]
     assert answer.trace.tool_calls == [] and not answer.refused and answer.citations

@@ -89,7 +89,7 @@ def test_weak_evidence_is_refused_without_calling_the_model(fake_llm, extractive
     weak = [h.model_copy(update={"scores": {"vector": 0.1}}) for h in invoice_hits]
     answer = chain.answer("你们公司的股票代码是多少", weak)
     assert answer.refused and fake_llm.requests == []
-    assert any("no model called" in n for n in answer.trace.notes)
+    assert answer.trace.refusal == "weak_evidence" and answer.trace.evidence.weak
 
 
 def test_an_unsupported_generated_answer_falls_back_to_the_extractive_one(fake_llm, extractive, invoice_hits):

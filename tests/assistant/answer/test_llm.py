@@ -14,7 +14,7 @@ from assistant.answer.llm import (
     ModelDeclined,
     UnsupportedAnswer,
 )
-from assistant.answer.prompt import Turn
+from assistant.domain import Turn
 
 
 def answerer(fake, api_key, *, stream=False, timeout=5.0):
@@ -23,7 +23,7 @@ def answerer(fake, api_key, *, stream=False, timeout=5.0):
 
 
 def test_prompt_numbers_the_sources_carries_the_conversation_and_asks_for_citations(fake_llm, api_key, invoice_hits):
-    history = [Turn("user", "我想开发票"), {"role": "assistant", "content": "好的，请问订单号？"}]
+    history = [Turn("user", "我想开发票"), Turn("assistant", "好的，请问订单号？")]
     answerer(fake_llm, api_key).answer("发票什么时候开？", invoice_hits, history=history)
     body = fake_llm.requests[0]
     system, *turns, user = body["messages"]
@@ -78,7 +78,7 @@ def test_server_errors_stalls_and_bad_settings_are_named_errors_without_the_key(
     with pytest.raises(LLMUnavailable, match="500"):
         client.complete(messages)
     fake_llm.mode, fake_llm.status = "status", 401
-    with pytest.raises(LLMBadResponse, match="ASSISTANT_LLM_API_KEY") as bad:
+    with pytest.raises(LLMBadResponse, match="api_key of this backend in ASSISTANT_LLM__BACKENDS") as bad:
         client.complete(messages)
     fake_llm.mode, fake_llm.delay = "good", 1.0
     with pytest.raises(LLMTimeout, match="0.3 s"):

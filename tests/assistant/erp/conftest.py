@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.erp.demo import BackgroundServer, create_erp_app, open_demo_store
+from assistant.app.erp_demo.service import (
+    BackgroundServer,
+    create_erp_app,
+    open_demo_store,
+)
 
 SEED = Path(__file__).resolve().parents[3] / "data" / "erp" / "orders.json"
 TOKEN = "test-token-8f2a"

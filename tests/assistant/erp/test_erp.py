@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from assistant.app.erp_demo.store import OrderStore, SeedError
 from assistant.erp.client import (
     ERPAuthError,
     ERPBadResponse,
@@ -14,7 +15,6 @@ from assistant.erp.client import (
     ERPUnavailable,
     OrderNotFound,
 )
-from assistant.erp.store import OrderStore, SeedError
 
 
 def test_demo_erp_serves_the_seed_order_with_its_invoice(demo_erp, erp_token):
@@ -71,7 +71,7 @@ def test_a_stalling_erp_times_out_quickly(bad_erp):
 
 
 def test_unreachable_erp_says_what_to_check():
-    with pytest.raises(ERPUnavailable, match="ASSISTANT_ERP_BASE_URL"):
+    with pytest.raises(ERPUnavailable, match="ASSISTANT_ERP__BASE_URL"):
         ERPClient("http://127.0.0.1:9", "t", retries=0).get_order("20240521-8892")
 
 

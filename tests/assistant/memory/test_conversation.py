@@ -31,10 +31,10 @@ def test_conversations_of_two_users_in_one_group_do_not_mix(demo_services):
 def test_api_ask_with_conversation_id_uses_memory(tmp_path):
     from fastapi.testclient import TestClient
 
-    from assistant.api import create_app
-    from assistant.config import Settings
+    from assistant.app.api import create_app
+    from tests.conftest import make_settings
 
-    app = create_app(Settings(data_dir=tmp_path / "data"), load_demo=True)
+    app = create_app(make_settings(tmp_path / "data"), load_demo=True)
     with TestClient(app) as client:
         client.post("/v1/ask", json={"question": "金卡会员有什么权益", "conversation_id": "c1"})
         body = client.post("/v1/ask", json={"question": "银卡呢", "conversation_id": "c1"}).json()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.domain import Turn
 from assistant.memory.rewrite import RuleRewriter
-from assistant.memory.store import Turn
+from assistant.text.tokenize import Tokenizer
 
 
 def user(text: str) -> Turn:
@@ -18,7 +19,7 @@ def bot(text: str = "……") -> Turn:
 
 @pytest.fixture
 def rewriter() -> RuleRewriter:
-    return RuleRewriter(lambda terms: {t: 1.0 for t in terms})
+    return RuleRewriter(lambda terms: {t: 1.0 for t in terms}, Tokenizer())
 
 
 def test_topic_switch_swaps_the_subject_of_the_previous_question(rewriter):

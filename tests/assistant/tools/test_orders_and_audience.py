@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.tools.audience import AudienceRules, mask_address, mask_email, mask_name, mask_phone
+from assistant.tools.audience import (
+    AudienceRules,
+    mask_address,
+    mask_email,
+    mask_name,
+    mask_phone,
+)
 from assistant.tools.base import Caller, ToolDenied, ToolRegistry
 from assistant.tools.orders import ListOrdersTool, OrderLookupTool
 

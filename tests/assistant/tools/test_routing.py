@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer.llm import Completion, LLMUnavailable, RequestedCall
+from assistant.domain import Turn
 from assistant.tools.audience import AudienceRules
 from assistant.tools.base import Caller, ToolRegistry
 from assistant.tools.orders import ListOrdersTool, OrderLookupTool
-from assistant.tools.routing import FunctionCallingRouter, RuleRouter, might_need_orders, order_numbers
+from assistant.tools.routing import (
+    FunctionCallingRouter,
+    RuleRouter,
+    might_need_orders,
+    order_numbers,
+)
 from assistant.tools.stage import ToolStage, knowledge_query
 
 
@@ -96,7 +102,7 @@ def test_function_calling_is_not_asked_when_no_tool_could_apply(registry):
     model = ScriptedModel([RequestedCall("list_orders", "{}")])
     router = FunctionCallingRouter(registry, model, RuleRouter(registry), worth_asking=might_need_orders)
     assert router.plan("电子发票怎么开？", Caller()).calls == [] and model.seen == []
-    router.plan("它到哪了", Caller(), history=[("user", "订单20240521-8892")])  # said earlier in the chat
+    router.plan("它到哪了", Caller(), history=[Turn("user", "订单20240521-8892")])  # said earlier in the chat
     assert len(model.seen) == 1
 
 

@@ -1,0 +1,318 @@
+"""What the rest of the assistant may assume about storage: one small protocol per concern.
+
+Every backend (the embedded default: SQLite, tantivy, embedded Chroma, a file lock; the scale-out
+one: PostgreSQL, a shared keyword engine, a Chroma server, Redis) implements these and passes the
+same contract tests (``tests/storage``). Retrieval, answering and ingestion see only these names.
+
+The invariants they share:
+
+- **The catalog decides what is live.** The keyword and vector indexes are candidate generators: they
+  may hold chunks the catalog does not list (written before a switch, or not yet purged after one),
+  never the reverse for long. Every hit is resolved through the catalog before anyone sees it.
+- **A document changes in one step.** ``Catalog.replace_document`` switches a document to a new chunk
+  set in one transaction; a reader resolving hits in one ``Catalog.resolve`` call sees the old set or
+  the new one, never a mix. The indexes are written before the switch and purged after it.
+- **Nothing is lost to a crash.** Chunks are recorded in the catalog's ledger before they are written
+  to an index (``stage``) and when they stop being live (inside the switch), so leftovers of a dead
+  process can be found and purged later by any process (``leftovers``) without a scan and without
+  touching another process's work in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+import numpy as np
+
+from assistant.domain import Chunk, Document, DocumentMeta, KnowledgeBase, Turn
+
+# ---------------------------------------------------------------------------------------- catalog
+WHOLE_KB = "*"  # a ledger entry standing for every chunk of a deleted knowledge base
+
+
+@dataclass(frozen=True)
+class LiveChunk:
+    """A chunk resolved through the catalog, with the document fields a citation needs."""
+
+    chunk: Chunk
+    title: str
+    url: str | None
+    version: str | None
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What switching a document to a new chunk set changed, for the indexes to follow."""
+
+    added: list[Chunk]
+    removed_ids: list[str]
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Index entries that are not live and belong to no writer any more: safe to purge.
+
+    ``chunk_id`` is ``"*"`` for a whole knowledge base that was deleted.
+    """
+
+    kb: str
+    chunk_id: str
+
+
+class Catalog(Protocol):
+    """Knowledge bases, documents and their live chunks: the source of truth for what is live.
+
+    Contract:
+    - KB names are validated (``InvalidName``); operations on a missing KB raise ``UnknownKnowledgeBase``.
+    - ``replace_document`` is atomic: afterwards exactly ``new_chunks`` are the document's live chunks;
+      chunk ids it already had keep their rows (their position and heading may be updated). The ids it
+      no longer has are retired in the ledger in the same transaction.
+    - ``resolve`` reads every id in one consistent read; ids that are not live are simply absent.
+    - Document ids are unique across knowledge bases: a document of another KB raises ``AssistantError``.
+    - Ledger: ``stage`` records ids about to be written to the indexes (expiring after ``ttl_seconds``
+      unless settled); ``settle`` forgets ledger entries once the indexes agree with the catalog;
+      ``leftovers`` lists entries that are safe to purge: retired ones, and staged ones that expired
+      without becoming live. A live chunk is never a leftover.
+    """
+
+    # knowledge bases
+    def create_kb(self, name: str, description: str = "") -> bool:
+        """Create a knowledge base; False if it already existed."""
+        ...
+
+    def list_kbs(self) -> list[KnowledgeBase]: ...
+
+    def kb_exists(self, name: str) -> bool: ...
+
+    def require_kb(self, name: str) -> None: ...
+
+    def delete_kb(self, name: str) -> list[str]:
+        """Delete a KB with its documents; returns the chunk ids that were live. Retires the whole KB."""
+        ...
+
+    # documents
+    def get_document(self, doc_id: str) -> Document | None: ...
+
+    def list_documents(self, kb: str | None = None) -> list[tuple[Document, int]]:
+        """Documents (of one KB, or all) with their live chunk counts, ordered by KB then id."""
+        ...
+
+    def replace_document(self, doc: Document, new_chunks: Sequence[Chunk]) -> Replacement: ...
+
+    def delete_document(self, doc_id: str) -> list[str]:
+        """Remove a document; returns (and retires) the chunk ids that were live."""
+        ...
+
+    # chunks
+    def resolve(self, chunk_ids: Iterable[str]) -> dict[str, LiveChunk]: ...
+
+    def chunk_ids(self, doc_id: str) -> list[str]: ...
+
+    def chunk_ids_of_kb(self, kb: str) -> list[str]: ...
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """A document's live chunks in reading order."""
+        ...
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        """Every live chunk (to rebuild an index), without loading them all at once."""
+        ...
+
+    def count_chunks(self, kb_ids: Sequence[str] | None = None) -> int: ...
+
+    # domain vocabulary (the tokenizer follows it)
+    def vocabulary_version(self) -> str:
+        """Changes whenever a document's tags may have changed; one cheap read."""
+        ...
+
+    def vocabulary(self) -> set[str]:
+        """Every tag of every document."""
+        ...
+
+    # ledger
+    def stage(self, kb: str, chunk_ids: Sequence[str], *, ttl_seconds: float) -> None: ...
+
+    def settle(self, kb: str, chunk_ids: Sequence[str]) -> None: ...
+
+    def leftovers(self, *, now: datetime | None = None, limit: int = 10_000) -> list[Leftover]: ...
+
+
+# ---------------------------------------------------------------------------------------- indexes
+class KeywordIndex(Protocol):
+    """BM25 over the tokenizer's terms, per chunk, filtered by knowledge base.
+
+    Contract: ``apply`` adds and removes in one commit (all or nothing); adding an id that is present
+    replaces it; removing an absent id is a no-op. ``search`` returns at most ``k`` (chunk id, score)
+    pairs, best first, only from ``kb_ids`` (all KBs when None). Scores are comparable within a query.
+    """
+
+    def query_terms(self, text: str) -> list[str]: ...
+
+    def apply(self, add: Sequence[Chunk] = (), remove_ids: Sequence[str] = ()) -> None: ...
+
+    def delete_kb(self, kb: str) -> None: ...
+
+    def search(self, terms: Sequence[str], kb_ids: Sequence[str] | None, k: int) -> list[tuple[str, float]]: ...
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each term (unknown terms get the largest value)."""
+        ...
+
+    def count(self) -> int: ...
+
+    def ids_by_kb(self) -> dict[str, set[str]]: ...
+
+    def needs_rebuild(self) -> bool:
+        """True when the index was built with other analysis settings (then ``rebuild`` from the catalog)."""
+        ...
+
+    def rebuild(self, chunks: Iterable[Chunk]) -> int: ...
+
+
+class VectorIndex(Protocol):
+    """Nearest neighbours by cosine similarity, one collection per knowledge base.
+
+    Contract: vectors are L2-normalised float32 supplied by the caller (the index never embeds text);
+    ``add`` upserts; ``search`` returns at most ``k`` (chunk id, cosine similarity) pairs over the given
+    KBs, best first; a KB with no collection contributes nothing; ``delete_kb`` drops the collection.
+    """
+
+    def add(self, kb: str, ids: Sequence[str], vectors: np.ndarray, doc_ids: Sequence[str]) -> None: ...
+
+    def delete(self, kb: str, ids: Sequence[str]) -> None: ...
+
+    def delete_kb(self, kb: str) -> None: ...
+
+    def search(self, vector: np.ndarray, kb_ids: Sequence[str], k: int) -> list[tuple[str, float]]: ...
+
+    def kbs(self) -> list[str]: ...
+
+    def ids(self, kb: str) -> list[str]: ...
+
+    def count(self, kb: str) -> int: ...
+
+
+# ---------------------------------------------------------------------------------------- jobs
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """An uploaded file waiting for its job: a private copy, and the name it was uploaded under."""
+
+    path: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kb: str
+    status: JobStatus
+    total: int
+    done: int
+    files: list[dict]  # per file: source, status, and when finished doc_id, chunks, error, warnings
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    worker: str | None = None
+    staged: tuple[StagedFile, ...] = ()
+    meta: DocumentMeta | None = None
+
+    def public(self) -> dict:
+        """What the jobs API shows: progress and results, not where the files sit."""
+        return {
+            "id": self.id, "kb": self.kb, "status": self.status, "total": self.total, "done": self.done,
+            "files": self.files, "error": self.error, "attempts": self.attempts,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+        }
+
+
+class JobQueue(Protocol):
+    """Ingestion jobs that outlive the process that accepted them.
+
+    Contract:
+    - ``submit`` records a queued job durably before returning.
+    - ``claim`` atomically hands the oldest claimable job to one worker with a lease: a queued job, or a
+      running one whose lease expired (its worker died). Two workers never hold one job at once. A job
+      claimed ``max_attempts`` times without finishing is failed instead of claimed again.
+    - ``renew`` extends a held lease; False means the job is no longer this worker's (stop working on it).
+    - ``progress`` and ``finish`` from a worker that no longer holds the job are ignored.
+    """
+
+    def submit(self, kb: str, files: Sequence[StagedFile], meta: DocumentMeta, *, job_id: str | None = None) -> Job: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def claim(self, worker: str, *, lease_seconds: float) -> Job | None: ...
+
+    def renew(self, job_id: str, worker: str, *, lease_seconds: float) -> bool: ...
+
+    def progress(self, job_id: str, worker: str, *, done: int, files: list[dict]) -> None: ...
+
+    def finish(self, job_id: str, worker: str, *, status: JobStatus, error: str | None = None) -> None: ...
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block until a job may be claimable or ``timeout`` passes (wakes early on a local submit)."""
+        ...
+
+    def active_ids(self) -> set[str]:
+        """Jobs that are queued or running (their uploaded files must be kept)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------- coordination
+class StorageLock(Protocol):
+    """Who may write to the storage. The embedded stores allow one process per data directory
+    (Chroma loses vectors with two writers); shared engines allow many.
+
+    Contract: ``acquire`` raises ``DataDirLocked`` naming the holder when another process owns the
+    storage; ``holder`` tells who (pid, and URL for a server) so a CLI can send work there instead;
+    ``exclusive`` is True when holding the lock means no other process writes meanwhile.
+    """
+
+    exclusive: bool
+
+    def acquire(self, url: str | None = None) -> None: ...
+
+    def release(self) -> None: ...
+
+    def holder(self) -> dict | None: ...
+
+
+class Visibility(Protocol):
+    """Keeps a query's index search and catalog resolve on one side of a document switch.
+
+    Contract: while any ``reading()`` is open no ``switching()`` body runs, and the reverse; writers are
+    not starved by a stream of readers. Both are short (milliseconds).
+    """
+
+    def reading(self) -> AbstractContextManager[None]: ...
+
+    def switching(self) -> AbstractContextManager[None]: ...
+
+
+# ---------------------------------------------------------------------------------------- conversations
+class ConversationStore(Protocol):
+    """Turns of conversations, by conversation id, oldest first.
+
+    Contract: ``append`` keeps order within a conversation; conversations never see each other's turns;
+    a conversation keeps at most the store's ``max_turns`` latest turns; embeddings round-trip as float32.
+    """
+
+    def append(self, conversation_id: str, turn: Turn) -> None: ...
+
+    def recent(self, conversation_id: str, limit: int) -> list[Turn]:
+        """The last ``limit`` turns, oldest first."""
+        ...
+
+    def older(self, conversation_id: str, skip: int, limit: int) -> list[Turn]:
+        """Up to ``limit`` turns before the most recent ``skip``, oldest first (candidates for recall)."""
+        ...
+
+    def forget(self, conversation_id: str) -> None: ...

@@ -1,0 +1,295 @@
+"""The catalog: knowledge bases, documents and their live chunks, in SQLite or PostgreSQL (same code).
+
+The catalog is the source of truth for what is *live*. The keyword and vector indexes are candidate
+generators; every hit is resolved through the catalog before it is shown. So replacing a document is:
+add the new chunks to both indexes, switch the catalog to them in one transaction, then purge the old
+chunks from the indexes. A reader resolves hits in one catalog read and sees one version or the other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from assistant.domain import Chunk, Document, KnowledgeBase
+from assistant.errors import AssistantError, InvalidName, UnknownKnowledgeBase
+from assistant.storage.interfaces import WHOLE_KB, Leftover, LiveChunk, Replacement
+from assistant.storage.sql.schema import chunks, documents, index_ledger, kbs
+
+KB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+
+
+def validate_kb_name(name: str) -> str:
+    if not KB_NAME.match(name):
+        raise InvalidName(
+            f"knowledge base name {name!r} is not valid: use 2-63 lower-case letters, digits, '-' or '_'"
+        )
+    return name
+
+
+class SqlCatalog:
+    """The catalog in SQL (see ``Catalog`` for the contract); tables come from the migrations."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- knowledge bases ------------------------------------------------------------------
+    def create_kb(self, name: str, description: str = "") -> bool:
+        """Create a knowledge base; returns False if it already existed."""
+        validate_kb_name(name)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(kbs.c.name).where(kbs.c.name == name)).first():
+                    return False
+                conn.execute(insert(kbs).values(name=name, description=description, created_at=_now()))
+        except IntegrityError:  # another process created it between the check and the insert
+            return False
+        return True
+
+    def list_kbs(self) -> list[KnowledgeBase]:
+        with self.engine.connect() as conn:
+            counts = dict(
+                conn.execute(select(documents.c.kb, func.count()).group_by(documents.c.kb)).all()
+            )
+            rows = conn.execute(select(kbs).order_by(kbs.c.name)).mappings().all()
+        return [KnowledgeBase(**row, documents=counts.get(row["name"], 0)) for row in rows]
+
+    def kb_exists(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(kbs.c.name).where(kbs.c.name == name)).first() is not None
+
+    def require_kb(self, name: str) -> None:
+        if not self.kb_exists(name):
+            raise UnknownKnowledgeBase(name)
+
+    def delete_kb(self, name: str) -> list[str]:
+        """Delete a knowledge base and its documents; returns the chunk ids that were live."""
+        self.require_kb(name)
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(chunks.c.id).where(chunks.c.kb == name)).scalars())
+            conn.execute(delete(chunks).where(chunks.c.kb == name))
+            conn.execute(delete(documents).where(documents.c.kb == name))
+            conn.execute(delete(kbs).where(kbs.c.name == name))
+            _retire(conn, name, [WHOLE_KB])
+        return ids
+
+    # -- documents ------------------------------------------------------------------------
+    def get_document(self, doc_id: str) -> Document | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(documents).where(documents.c.id == doc_id)).mappings().first()
+        return _document(row) if row else None
+
+    def list_documents(self, kb: str | None = None) -> list[tuple[Document, int]]:
+        query = select(documents).order_by(documents.c.kb, documents.c.id)
+        if kb:
+            query = query.where(documents.c.kb == kb)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [(_document(r), r["chunk_count"]) for r in rows]
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(chunks.c.id).where(chunks.c.doc_id == doc_id)).scalars())
+
+    def replace_document(self, doc: Document, new_chunks: Sequence[Chunk]) -> Replacement:
+        """Make ``new_chunks`` the live content of ``doc`` in one transaction."""
+        with self.engine.begin() as conn:
+            if not conn.execute(select(kbs.c.name).where(kbs.c.name == doc.kb)).first():
+                raise UnknownKnowledgeBase(doc.kb)
+            existing = conn.execute(select(documents.c.kb).where(documents.c.id == doc.id)).first()
+            if existing and existing.kb != doc.kb:
+                raise AssistantError(
+                    f"document id {doc.id!r} already belongs to knowledge base {existing.kb!r}; "
+                    "delete it there or give this one another id"
+                )
+            old_ids = set(conn.execute(select(chunks.c.id).where(chunks.c.doc_id == doc.id)).scalars())
+            new_ids = {c.id for c in new_chunks}
+            values = _document_row(doc, len(new_chunks))
+            if existing:
+                conn.execute(update(documents).where(documents.c.id == doc.id).values(**values))
+            else:
+                conn.execute(insert(documents).values(id=doc.id, **values))
+            gone = old_ids - new_ids
+            if gone:
+                conn.execute(delete(chunks).where(chunks.c.id.in_(gone)))
+                _retire(conn, doc.kb, sorted(gone))
+            added = [c for c in new_chunks if c.id not in old_ids]
+            if added:
+                conn.execute(insert(chunks), [_chunk_row(c) for c in added])
+            # Unchanged chunks keep their id; their position or heading may still have moved.
+            for c in new_chunks:
+                if c.id in old_ids:
+                    conn.execute(
+                        update(chunks)
+                        .where(chunks.c.id == c.id)
+                        .values(ordinal=c.ordinal, section=c.section, page=c.page)
+                    )
+        return Replacement(added=added, removed_ids=sorted(gone))
+
+    def delete_document(self, doc_id: str) -> list[str]:
+        """Remove a document; returns the chunk ids that were live."""
+        with self.engine.begin() as conn:
+            kb = conn.execute(select(documents.c.kb).where(documents.c.id == doc_id)).scalar()
+            ids = list(conn.execute(select(chunks.c.id).where(chunks.c.doc_id == doc_id)).scalars())
+            conn.execute(delete(chunks).where(chunks.c.doc_id == doc_id))
+            conn.execute(delete(documents).where(documents.c.id == doc_id))
+            if kb is not None:
+                _retire(conn, kb, ids)
+        return ids
+
+    # -- chunks ---------------------------------------------------------------------------
+    def resolve(self, chunk_ids: Iterable[str]) -> dict[str, LiveChunk]:
+        """Look up live chunks by id in one read; ids that are not live are simply absent."""
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return {}
+        query = (
+            select(chunks, documents.c.title, documents.c.url, documents.c.version)
+            .join(documents, documents.c.id == chunks.c.doc_id)
+            .where(chunks.c.id.in_(ids))
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return {
+            r["id"]: LiveChunk(chunk=_chunk(r), title=r["title"], url=r["url"], version=r["version"])
+            for r in rows
+        }
+
+    def chunk_ids_of_kb(self, kb: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(chunks.c.id).where(chunks.c.kb == kb)).scalars())
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[Chunk]:
+        """Every live chunk, by id, a page at a time (keyset paging: stable under concurrent writes)."""
+        after = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(chunks).where(chunks.c.id > after).order_by(chunks.c.id).limit(batch)
+                ).mappings().all()
+            yield from (_chunk(r) for r in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1]["id"]
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(chunks).where(chunks.c.doc_id == doc_id).order_by(chunks.c.ordinal)
+            ).mappings().all()
+        return [_chunk(r) for r in rows]
+
+    # -- vocabulary ---------------------------------------------------------------------------
+    def vocabulary_version(self) -> str:
+        with self.engine.connect() as conn:
+            count, latest = conn.execute(select(func.count(), func.max(documents.c.updated_at))).one()
+        return f"{count}:{latest}"
+
+    def vocabulary(self) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(documents.c.tags)).scalars().all()
+        return {t for row in rows for t in json.loads(row or "[]")}
+
+    def count_chunks(self, kb_ids: Sequence[str] | None = None) -> int:
+        query = select(func.count()).select_from(chunks)
+        if kb_ids:
+            query = query.where(chunks.c.kb.in_(list(kb_ids)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+    # -- ledger -------------------------------------------------------------------------------
+    def stage(self, kb: str, chunk_ids: Sequence[str], *, ttl_seconds: float) -> None:
+        if not chunk_ids:
+            return
+        now = _now()
+        until = now + timedelta(seconds=ttl_seconds)
+        rows = [{"kb": kb, "chunk_id": cid, "state": "staged", "expires_at": until, "created_at": now} for cid in chunk_ids]
+        with self.engine.begin() as conn:
+            conn.execute(insert(index_ledger), rows)
+
+    def settle(self, kb: str, chunk_ids: Sequence[str]) -> None:
+        ids = list(dict.fromkeys(chunk_ids))
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    delete(index_ledger).where(index_ledger.c.kb == kb, index_ledger.c.chunk_id.in_(ids[start : start + 500]))
+                )
+
+    def leftovers(self, *, now: datetime | None = None, limit: int = 10_000) -> list[Leftover]:
+        now = now or _now()
+        stale = or_(
+            index_ledger.c.state == "retired",
+            index_ledger.c.expires_at < now,
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(index_ledger.c.kb, index_ledger.c.chunk_id).where(stale).distinct().limit(limit)
+            ).all()
+            ids = [cid for _, cid in rows if cid != WHOLE_KB]
+            live, in_flight = set(), set()
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                live |= set(conn.execute(select(chunks.c.id).where(chunks.c.id.in_(part))).scalars())
+                in_flight |= set(conn.execute(
+                    select(index_ledger.c.chunk_id).where(
+                        index_ledger.c.chunk_id.in_(part), index_ledger.c.state == "staged", index_ledger.c.expires_at >= now
+                    )
+                ).scalars())
+        # A live chunk is never a leftover, nor one a writer has staged again and is still writing.
+        found = [Leftover(kb, cid) for kb, cid in rows if cid not in live and cid not in in_flight]
+        if live:  # staged chunks that did become live: nothing to purge, forget them
+            with self.engine.begin() as conn:
+                conn.execute(delete(index_ledger).where(index_ledger.c.chunk_id.in_(sorted(live)), stale))
+        return found
+
+
+def _retire(conn: Connection, kb: str, chunk_ids: Sequence[str]) -> None:
+    """Record in the switch's own transaction that these ids left the live set (purge them later)."""
+    if chunk_ids:
+        now = _now()
+        conn.execute(
+            insert(index_ledger),
+            [{"kb": kb, "chunk_id": cid, "state": "retired", "expires_at": None, "created_at": now} for cid in chunk_ids],
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _document_row(doc: Document, chunk_count: int) -> dict:
+    return {
+        "kb": doc.kb,
+        "title": doc.title,
+        "source": doc.source,
+        "version": doc.version,
+        "effective_date": doc.effective_date,
+        "owner": doc.owner,
+        "tags": json.dumps(doc.tags, ensure_ascii=False),
+        "url": doc.url,
+        "content_hash": doc.content_hash,
+        "chunk_count": chunk_count,
+        "updated_at": _now(),
+    }
+
+
+def _document(row) -> Document:
+    data = dict(row)
+    data.pop("chunk_count", None)
+    data["tags"] = json.loads(data.get("tags") or "[]")
+    return Document(**data)
+
+
+def _chunk_row(c: Chunk) -> dict:
+    return c.model_dump()
+
+
+def _chunk(row) -> Chunk:
+    return Chunk(**{k: row[k] for k in Chunk.model_fields})

@@ -1,0 +1,92 @@
+"""Engines and migrations: one place that knows SQLite from PostgreSQL.
+
+``open_database(url)`` makes the engine and brings the schema to the latest migration. A database
+made by version 0.1 (tables from ``create_all``, no migration record) is recognised and stamped with
+the first revision, so its data is kept and upgraded like any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+
+from assistant.errors import ConfigError
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+LEGACY_REVISION = "0001"  # what create_all made in 0.1
+_LOCK_KEY = 733_820_240  # PostgreSQL advisory lock held while migrating: replicas start together
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL (readers never block the writer) and foreign keys."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError("ASSISTANT_DATABASE_URL is not a database URL (e.g. postgresql+psycopg://host/db)") from None
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we install
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def migration_lock(conn: Connection) -> None:
+    """Serialise migrations of processes starting at the same moment (PostgreSQL; SQLite locks itself)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
+def alembic_config(conn: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+def stamp_legacy(conn: Connection) -> bool:
+    """Record that a database made by 0.1 (tables, no migration record) is at the first revision."""
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" in tables or "kbs" not in tables:
+        return False
+    MigrationContext.configure(conn).stamp(ScriptDirectory(str(MIGRATIONS)), LEGACY_REVISION)
+    return True
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration up to ``revision`` (stamping a 0.1 database first)."""
+    with engine.begin() as conn:
+        migration_lock(conn)
+        stamp_legacy(conn)
+        command.upgrade(alembic_config(conn), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if "alembic_version" not in inspect(conn).get_table_names():
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def open_database(url: str) -> Engine:
+    engine = make_engine(url)
+    migrate(engine)
+    return engine

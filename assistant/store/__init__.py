@@ -1,1 +1,0 @@
-"""All storage code lives here: the SQL catalog and the data-directory lock."""
