@@ -40,7 +40,7 @@ def evidence_points(
     """Each query's evidence, from a run whose refusal floors are off (``open_workspace`` sets them to 0)."""
     dataset = load_dataset(dataset_dir, limit=limit)
     impossible = {q.id: q.is_impossible for q in dataset.queries}
-    (mode_run,) = run(dataset_dir, open_workspace, mode=mode, limit=limit)
+    (mode_run,) = run(dataset, open_workspace, mode=mode)
     points = []
     for record in mode_run.records:
         evidence = record.trace.get("evidence")

@@ -28,8 +28,9 @@ METRIC_PATHS: tuple[str, ...] = (
     "latency_ms.p95",
 )
 STAGE_PREFIX = "stage_latency_ms."
-# Sections that are metadata, not metrics.
-_NON_METRIC_SECTIONS = frozenset({"counts"})
+# Sections that are metadata, not metrics. Per-category figures are left out too: a category of a few
+# questions moves by a whole question at a time, too coarse for --max-drop (see --by-question).
+_NON_METRIC_SECTIONS = frozenset({"counts", "categories"})
 # For these a threshold is a ceiling (value must not exceed it) instead of a floor.
 _LOWER_IS_BETTER_PREFIXES = ("latency_ms.", STAGE_PREFIX, "refusal.false_refusal_rate")
 
@@ -67,7 +68,7 @@ def flatten_metrics(result: Mapping[str, Any]) -> dict[str, float | None]:
     """Map each metric path of one result to its value (None for a null metric).
 
     Only nested sections are metrics; top-level scalars (dataset, mode, queries) and the
-    ``counts`` section are skipped. Order: required paths first, then any others as found.
+    ``counts`` and ``categories`` sections are skipped. Order: required paths first, then any others as found.
     """
     flat: dict[str, float | None] = {}
 

@@ -3,7 +3,7 @@
 A set is a folder holding::
 
     corpus.jsonl      {"_id", "title", "text"}                 one document per line
-    queries.jsonl     {"_id", "text", "answers", "is_impossible", "conversation"?, "standalone"?}
+    queries.jsonl     {"_id", "text", "answers", "is_impossible", "conversation"?, "standalone"?, "category"?}
     qrels/test.tsv    query-id <TAB> corpus-id <TAB> score     (optional header line)
 
 The loader is tolerant about optional fields (missing ``answers`` -> ``[]``, missing
@@ -23,6 +23,7 @@ from typing import Any
 CORPUS_FILE = "corpus.jsonl"
 QUERIES_FILE = "queries.jsonl"
 QRELS_FILE = Path("qrels") / "test.tsv"
+UNCATEGORISED = "(none)"  # the category of a question without one, in a set where others have one
 
 
 class DatasetError(ValueError):
@@ -44,7 +45,8 @@ class Query:
 
     ``answers`` lists acceptable answer strings (may be empty); ``is_impossible`` marks questions
     the corpus cannot answer (the right behaviour is to refuse); ``conversation`` holds earlier
-    user turns, oldest first, for multi-turn questions.
+    user turns, oldest first, for multi-turn questions; ``category`` (optional, e.g. ``"table_lookup"``)
+    groups questions for per-category figures.
     """
 
     id: str
@@ -53,6 +55,7 @@ class Query:
     is_impossible: bool = False
     conversation: list[str] = field(default_factory=list)
     standalone: str | None = None  # multi-turn sets: the follow-up written out in full
+    category: str | None = None
 
 
 @dataclass
@@ -86,6 +89,17 @@ class Dataset:
             index = {q.id: q for q in self.queries}
             self.__dict__["_query_index_cache"] = index
         return index
+
+    @property
+    def categories(self) -> dict[str, int]:
+        """Questions per category, in order of first appearance; empty when no question has one."""
+        if not any(q.category for q in self.queries):
+            return {}
+        counts: dict[str, int] = {}
+        for q in self.queries:
+            name = q.category or UNCATEGORISED
+            counts[name] = counts.get(name, 0) + 1
+        return counts
 
 
 def _require_file(path: Path) -> Path:
@@ -187,6 +201,7 @@ def load_queries(path: Path, limit: int | None = None) -> list[Query]:
                 is_impossible=_get_bool(obj, "is_impossible", path, lineno),
                 conversation=_get_str_list(obj, "conversation", path, lineno),
                 standalone=_get_str(obj, "standalone", path, lineno, required=False) or None,
+                category=_get_str(obj, "category", path, lineno, required=False).strip() or None,
             )
         )
     return queries

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.text.cjk import IDEOGRAPHS
-from eval.dataset import Dataset
+from eval.dataset import UNCATEGORISED, Dataset, Query
 
 RETRIEVAL_KEYS = ("ndcg@10", "recall@5", "recall@20", "recall@100", "mrr@10")
 ARTICLES = frozenset({"a", "an", "the"})
@@ -272,8 +272,9 @@ def aggregate(records: Sequence[QueryRecord], dataset: Dataset, mode: str) -> di
          "answer": {"contains", "f1"}, "citation": {"precision", "recall"},
          "refusal": {"rate_on_impossible", "false_refusal_rate"}, "latency_ms": {"p50", "p95"}}
 
-    plus ``"stage_latency_ms": {stage: {"p50", "p95"}}`` and ``"counts"`` (queries behind each
-    metric group). Retrieval metrics average over queries with qrels (null if no query retrieved
+    plus ``"stage_latency_ms": {stage: {"p50", "p95"}}``, ``"counts"`` (queries behind each
+    metric group) and, when the dataset's questions have categories, ``"categories"`` (see
+    :func:`category_figures`). Retrieval metrics average over queries with qrels (null if no query retrieved
     anything); answer metrics over answerable queries with gold answers (a refusal scores 0);
     citation precision over answered queries that cite something and have qrels; citation recall
     over answered queries with qrels; answer, citation and refusal metrics are null for a run that
@@ -298,10 +299,10 @@ def aggregate(records: Sequence[QueryRecord], dataset: Dataset, mode: str) -> di
             retrieval[key] = _mean([fn(r.ranked_doc_ids, dataset.qrels[r.query_id], int(k)) for r in judged])
 
     answering = generates_answers(records)
-    gradable = [r for r in records if queries[r.query_id].answers and not queries[r.query_id].is_impossible]
+    gradable = _gradable(records, queries)
     answer: dict[str, float | None] = {"contains": None, "f1": None}
     if answering and gradable:
-        hits = [0.0 if r.refused else float(contains(r.answer_text, queries[r.query_id].answers)) for r in gradable]
+        hits = [float(answer_contains_gold(r, queries[r.query_id])) for r in gradable]
         f1s = [0.0 if r.refused else f1(r.answer_text, queries[r.query_id].answers) for r in gradable]
         answer = {"contains": _mean(hits), "f1": _mean(f1s)}
 
@@ -320,7 +321,7 @@ def aggregate(records: Sequence[QueryRecord], dataset: Dataset, mode: str) -> di
         for stage, ms in r.stage_ms.items():
             stages.setdefault(stage, []).append(float(ms))
 
-    return {
+    result: dict[str, Any] = {
         "dataset": dataset.name,
         "mode": mode,
         "queries": len(records),
@@ -338,3 +339,49 @@ def aggregate(records: Sequence[QueryRecord], dataset: Dataset, mode: str) -> di
             "impossible": sum(1 for r in records if queries[r.query_id].is_impossible) if answering else 0,
         },
     }
+    if dataset.categories:
+        result["categories"] = category_figures(records, dataset, answering=answering)
+    return result
+
+
+def answer_contains_gold(record: QueryRecord, query: Query) -> bool:
+    """The answer holds one of the query's gold answers (a refusal never does)."""
+    return not record.refused and contains(record.answer_text, query.answers)
+
+
+def _gradable(records: Sequence[QueryRecord], queries: Mapping[str, Query]) -> list[QueryRecord]:
+    """Records of answerable queries with gold answers: the ones answer metrics average over."""
+    return [r for r in records if queries[r.query_id].answers and not queries[r.query_id].is_impossible]
+
+
+def category_figures(records: Sequence[QueryRecord], dataset: Dataset, *, answering: bool) -> dict[str, dict[str, Any]]:
+    """The main figures of each category of questions, in the dataset's order of categories.
+
+    ``{category: {"queries", "ndcg@10", "contains", "rate_on_impossible", "false_refusal_rate"}}``,
+    each averaged over the category's queries it applies to, as in :func:`aggregate` (None when
+    none does). Questions without a category count under ``"(none)"``.
+    """
+    queries = {q.id: q for q in dataset.queries}
+    groups: dict[str, list[QueryRecord]] = {name: [] for name in dataset.categories}
+    for r in records:
+        groups.setdefault(queries[r.query_id].category or UNCATEGORISED, []).append(r)
+    retrieving = any(r.ranked_doc_ids for r in records)
+    figures: dict[str, dict[str, Any]] = {}
+    for name, group in groups.items():
+        if not group:
+            continue
+        judged = [r for r in group if dataset.qrels.get(r.query_id)]
+        gradable = _gradable(group, queries)
+        rate, false_rate = (None, None)
+        if answering:
+            rate, false_rate = refusal_rates((queries[r.query_id].is_impossible, r.refused) for r in group)
+        figures[name] = {
+            "queries": len(group),
+            "ndcg@10": _mean([ndcg_at_k(r.ranked_doc_ids, dataset.qrels[r.query_id], 10) for r in judged])
+            if retrieving else None,
+            "contains": _mean([float(answer_contains_gold(r, queries[r.query_id])) for r in gradable])
+            if answering else None,
+            "rate_on_impossible": rate,
+            "false_refusal_rate": false_rate,
+        }
+    return figures

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from eval.compare import flatten_metrics
 from eval.dataset import Dataset
 from eval.metrics import QueryRecord, contains, f1, generates_answers, ndcg_at_k
+from eval.tables import category_rows
 
 WORST_N = 20
 MAIN_METRICS = (
@@ -52,13 +53,13 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return '<span class="null">n/a</span>' if value is None else f"{value:.{digits}f}"
 
 
-def _png(fig: Figure) -> str:
-    """Render ``fig`` to an <img> tag with an embedded base64 PNG."""
+def _png(fig: Figure, alt: str) -> str:
+    """Render ``fig`` to an <img> tag with an embedded base64 PNG; ``alt`` says what it shows."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="chart" src="data:image/png;base64,{data}">'
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _grouped_bars(labels: list[str], series: dict[str, list[float | None]], title: str, ylabel: str) -> Figure:
@@ -87,23 +88,45 @@ def _metrics_chart(results: Sequence[Mapping[str, Any]]) -> str:
     series = {mode: [flat.get(m) for m in metrics] for mode, flat in flats.items()}
     fig = _grouped_bars(metrics, series, "Main metrics by mode (missing bar = n/a)", "score")
     fig.axes[0].set_ylim(0, 1.05)
-    return _png(fig)
+    return _png(fig, "Main metrics by mode: " + ", ".join(metrics))
+
+
+def latency_stages(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The bars of the latency chart, each once: ``total`` (the runner's end-to-end time), then every
+    pipeline stage any mode timed, in the order first seen. The pipeline's own ``total`` is the same
+    span measured from inside, so it is not a stage of its own."""
+    stages = ["total"]
+    for r in results:
+        stages += [s for s in r.get("stage_latency_ms", {}) if s not in stages]
+    return stages
 
 
 def _latency_chart(results: Sequence[Mapping[str, Any]]) -> str:
-    stages: list[str] = []
-    for r in results:
-        stages += [s for s in r.get("stage_latency_ms", {}) if s not in stages]
-    labels = ["total"] + stages
+    labels = latency_stages(results)
     series: dict[str, list[float | None]] = {}
     for r in results:
         for pct in ("p50", "p95"):
             values = [r.get("latency_ms", {}).get(pct)]
-            values += [r.get("stage_latency_ms", {}).get(s, {}).get(pct) for s in stages]
+            values += [r.get("stage_latency_ms", {}).get(s, {}).get(pct) for s in labels[1:]]
             series[f"{r.get('mode')} {pct}"] = values
     if all(v is None for vs in series.values() for v in vs):
         return "<p>No latency measured.</p>"
-    return _png(_grouped_bars(labels, series, "Latency p50 / p95 per mode and stage", "ms"))
+    chart = _grouped_bars(labels, series, "Latency p50 / p95 per mode and stage", "ms")
+    return _png(chart, "Latency p50 / p95 per mode and stage: " + ", ".join(labels))
+
+
+def _categories_table(results: Sequence[Mapping[str, Any]]) -> str:
+    """Per-category figures of every mode, one row per (mode, category)."""
+    header, rows = category_rows(results)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header[1:])
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{escape(c)}</td>' if i > 1 else f"<td>{escape(c)}</td>"
+                         for i, c in enumerate(cells[1:])) + "</tr>"
+        for cells in rows
+    )
+    return f"<h2>By category</h2><table><tr>{head}</tr>{body}</table>"
 
 
 def _metrics_table(result: Mapping[str, Any]) -> str:
@@ -199,6 +222,7 @@ def render_report(
         f"{escape(', '.join(str(r.get('mode')) for r in results))}</p>",
         "<h2>Metrics</h2>",
         *(_metrics_table(r) for r in results),
+        _categories_table(results),
         "<h2>Main metrics</h2>",
         _metrics_chart(results),
         "<h2>Latency</h2>",

@@ -2,7 +2,8 @@
 
 One ingestion serves every mode of an ablation (``--mode all``). Each corpus entry becomes one
 document (its title as the heading path, its text chunked like any document), so every chunk maps
-back to its corpus id and retrieval is scored at document level.
+back to its corpus id and retrieval is scored at document level. Besides the metrics, each mode keeps
+one :class:`~eval.runfile.QuestionRow` per question: what it retrieved, answered, cited and why it refused.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Protocol
 from assistant.domain import Answer, DocumentMeta
 from assistant.pipeline import Pipeline
 from assistant.storage.interfaces import Catalog
-from eval.dataset import Dataset, load_dataset
-from eval.metrics import QueryRecord, aggregate
+from eval.dataset import Dataset, Query, load_dataset
+from eval.metrics import QueryRecord, aggregate, answer_contains_gold, ndcg_at_k
+from eval.runfile import ROW_DEPTH, CitedSource, QuestionRow, RunFile, RunMeta, ToolUse
 from ingest.job import Ingestor
 from ingest.loaders.base import Block, LoadedDocument
 
@@ -35,6 +37,7 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 class ModeRun:
     result: dict
     records: list[QueryRecord]
+    rows: list[QuestionRow]
 
 
 def expand_modes(mode: str) -> list[str]:
@@ -55,8 +58,9 @@ class Workspace(Protocol):
     def pipeline(self, mode: str = "hybrid", *, rerank: bool = True) -> Pipeline: ...
 
 
-# Opens a workspace in a data directory, retrieving at least ``rank_depth`` candidates per stage.
-OpenWorkspace = Callable[[Path, int], AbstractContextManager[Workspace]]
+# Opens a workspace for a dataset in a data directory, retrieving at least ``rank_depth`` candidates
+# per stage (the dataset says what else the workspace needs, e.g. an ERP for questions about orders).
+OpenWorkspace = Callable[[Path, int, Dataset], AbstractContextManager[Workspace]]
 
 
 def ingest_corpus(
@@ -104,8 +108,37 @@ def record_of(query_id: str, answer: Answer, elapsed_ms: float) -> QueryRecord:
     )
 
 
+def question_row(query: Query, record: QueryRecord, answer: Answer, qrels: dict[str, int]) -> QuestionRow:
+    """The run file's row of one question, with the judgements the metrics made of it."""
+    trace = answer.trace
+    gradable = bool(query.answers) and not query.is_impossible
+    return QuestionRow(
+        id=query.id,
+        text=query.text,
+        category=query.category,
+        conversation=query.conversation,
+        is_impossible=query.is_impossible,
+        gold_answers=query.answers,
+        relevant=list(qrels),
+        retrieved=record.ranked_doc_ids[:ROW_DEPTH],
+        rewritten=trace.rewritten,
+        answer=answer.answer,
+        refused=answer.refused,
+        refusal=trace.refusal,
+        evidence=trace.evidence.model_dump(mode="json") if trace.evidence else None,
+        cited=record.cited_doc_ids,
+        citations=[CitedSource(n=c.n, doc_id=c.doc_id, section=c.section, page=c.page, quote=c.quote)
+                   for c in answer.citations],
+        tool_calls=[ToolUse(name=c.name, arguments=c.arguments, error=c.error) for c in trace.tool_calls],
+        timings_ms=record.stage_ms,
+        latency_ms=record.latency_ms,
+        contains=answer_contains_gold(record, query) if gradable else None,
+        ndcg_at_10=ndcg_at_k(record.ranked_doc_ids, qrels, 10) if qrels else None,
+    )
+
+
 def run(
-    dataset_dir: Path | str,
+    dataset: Dataset | Path | str,
     open_workspace: OpenWorkspace,
     *,
     mode: str = "hybrid+rerank",
@@ -113,11 +146,15 @@ def run(
     data_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> list[ModeRun]:
-    """Evaluate one dataset in one or all modes; returns one ``ModeRun`` per mode."""
+    """Evaluate one dataset (a loaded one, or its folder) in one or all modes; one ``ModeRun`` per mode.
+
+    ``limit`` applies to a folder only: a loaded dataset is run as it is.
+    """
     modes = expand_modes(mode)
-    dataset = load_dataset(dataset_dir, limit=limit)
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset, limit=limit)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as tmp:
-        with open_workspace(Path(data_dir or tmp), RANK_DEPTH) as workspace:
+        with open_workspace(Path(data_dir or tmp), RANK_DEPTH, dataset) as workspace:
             if workspace.catalog.count_chunks([EVAL_KB]) == 0:
                 ingest_corpus(workspace, dataset, progress, with_vectors=modes != ["bm25"])
             return [_run_mode(workspace, dataset, m, progress) for m in modes]
@@ -128,6 +165,7 @@ def _run_mode(workspace: Workspace, dataset: Dataset, mode: str, progress: Progr
     pipeline = workspace.pipeline(retrieval_mode, rerank=bool(rerank))
     pipeline.trace_depth = RANK_DEPTH
     records: list[QueryRecord] = []
+    rows: list[QuestionRow] = []
     standalone: dict[str, list[str]] = {}
     total = len(dataset.queries)
     for i, query in enumerate(dataset.queries, start=1):
@@ -139,7 +177,9 @@ def _run_mode(workspace: Workspace, dataset: Dataset, mode: str, progress: Progr
                 pipeline.ask(turn, kb_ids=[EVAL_KB], **context)
         t0 = time.perf_counter()
         answer = pipeline.ask(query.text, kb_ids=[EVAL_KB], **context)
-        records.append(record_of(query.id, answer, (time.perf_counter() - t0) * 1000))
+        record = record_of(query.id, answer, (time.perf_counter() - t0) * 1000)
+        records.append(record)
+        rows.append(question_row(query, record, answer, dataset.qrels.get(query.id, {})))
         if query.standalone:
             standalone[query.id] = ranked_doc_ids(pipeline.ask(query.standalone, kb_ids=[EVAL_KB]))
         if progress and (i % 10 == 0 or i == total):
@@ -147,7 +187,7 @@ def _run_mode(workspace: Workspace, dataset: Dataset, mode: str, progress: Progr
     result = aggregate(records, dataset, mode)
     if standalone:
         result["conversation"] = conversation_scores(records, standalone, dataset)
-    return ModeRun(result=result, records=records)
+    return ModeRun(result=result, records=records, rows=rows)
 
 
 def conversation_scores(records: list[QueryRecord], standalone: dict[str, list[str]], dataset: Dataset) -> dict:
@@ -169,6 +209,11 @@ def conversation_scores(records: list[QueryRecord], standalone: dict[str, list[s
         "followup_ndcg@10": mean([ndcg_at_k(r.ranked_doc_ids, qrels[r.query_id], 10) for r, _ in pairs]),
         "standalone_ndcg@10": mean([ndcg_at_k(s, qrels[r.query_id], 10) for r, s in pairs]),
     }
+
+
+def to_run_file(runs: Sequence[ModeRun], meta: RunMeta | None = None) -> RunFile:
+    """The run file of some modes of one run: their results, their question rows, the run's metadata."""
+    return RunFile(meta=meta, results=[r.result for r in runs], rows={r.result["mode"]: r.rows for r in runs})
 
 
 def run_many(dataset_dirs: Sequence[Path], **kwargs) -> dict[str, list[ModeRun]]:

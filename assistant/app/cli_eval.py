@@ -6,12 +6,13 @@ workspace built from the settings, like the server's but in a temporary data dir
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,42 +22,55 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from assistant.app.evaluation import eval_workspace
+from assistant.app.evaluation import eval_workspace, evaluate
 from assistant.app.settings import load_settings
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval, answers, citations and refusal.")
 console = Console()
-err = Console(stderr=True)
-
-SUMMARY = [
-    ("nDCG@10", "retrieval", "ndcg@10"),
-    ("R@5", "retrieval", "recall@5"),
-    ("R@20", "retrieval", "recall@20"),
-    ("R@100", "retrieval", "recall@100"),
-    ("MRR@10", "retrieval", "mrr@10"),
-    ("contains", "answer", "contains"),
-    ("F1", "answer", "f1"),
-    ("cite P", "citation", "precision"),
-    ("cite R", "citation", "recall"),
-    ("refuse", "refusal", "rate_on_impossible"),
-    ("false ref", "refusal", "false_refusal_rate"),
-    ("p50 ms", "latency_ms", "p50"),
-    ("p95 ms", "latency_ms", "p95"),
-]
+err = Console(stderr=True, soft_wrap=True)  # a message is one line, however narrow the pipe
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.1f}" if value >= 10 else f"{value:.3f}"
+def fail(problem: object) -> None:
+    """An error on stderr, its text as given (a "[mode]" in it is not markup)."""
+    err.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)
 
 
-def results_table(results: list[dict]) -> Table:
-    table = Table("dataset", "mode", *[name for name, _, _ in SUMMARY])
-    for r in results:
-        table.add_row(r["dataset"], r["mode"], *[_fmt(r[group][key]) for _, group, key in SUMMARY])
-    return table
+def show_table(header: list[str], rows: list[list[str]], styles: list[list[str]] | None = None) -> None:
+    """A table on stdout: drawn by rich in a terminal wide enough for every cell, else as aligned
+    plain text (a pipe, a log, a narrow terminal), never with cells cut to "d…"."""
+    from eval.tables import aligned
+
+    table = Table(*header)
+    for i, cells in enumerate(rows):
+        row_styles = styles[i] if styles else [""] * len(cells)
+        table.add_row(*(Text(cell, style=style) for cell, style in zip(cells, row_styles)))
+    if console.is_terminal and Measurement.get(console, console.options, table).maximum <= console.width:
+        console.print(table)
+    else:
+        print(aligned(header, rows))
+
+
+def show_results(results: list[dict]) -> None:
+    """The summary of each mode, then the figures of each category when the questions have them."""
+    from eval.tables import category_rows, summary_rows
+
+    show_table(*summary_rows(results))
+    header, rows = category_rows(results)
+    if rows:
+        print()
+        show_table(header, rows)
+
+
+def _read_run(path: Path):
+    from eval.runfile import RunFileError, load_run
+
+    try:
+        return load_run(path)
+    except RunFileError as exc:
+        fail(exc)
+        raise typer.Exit(2)
 
 
 @eval_app.command("run")
@@ -72,16 +86,21 @@ def run_command(
         typer.Option(min=1, help="Passages the cross-encoder judges per English query (default: ASSISTANT_RETRIEVAL__RERANK_DEPTH, 20)."),
     ] = None,
 ) -> None:
-    """Ingest a dataset into a fresh, isolated knowledge base and score every query."""
+    """Ingest a dataset into a fresh, isolated knowledge base and score every query.
+
+    The --out file keeps one row per question (what it retrieved, answered, cited, why it refused,
+    the time of each stage) and the run's settings, models, git commit and dataset; questions that
+    name an order are answered against the demo ERP, started for the run.
+    """
     from eval.compare import check_fail_under, parse_fail_under
     from eval.dataset import DatasetError
-    from eval.runner import expand_modes, run
+    from eval.runner import expand_modes
 
     try:
         expand_modes(mode)
         thresholds = parse_fail_under(fail_under or [])
     except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        fail(exc)
         raise typer.Exit(2)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -98,26 +117,25 @@ def run_command(
         if rerank_depth is not None:
             settings = settings.with_updates(retrieval={"rerank_depth": rerank_depth})
         try:
-            runs = run(dataset, eval_workspace(settings), mode=mode, limit=limit, progress=progress)
+            evaluation = evaluate(dataset, settings, mode=mode, limit=limit, progress=progress)
         except DatasetError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            fail(exc)
             raise typer.Exit(2)
+    runs = evaluation.runs
     results = [r.result for r in runs]
-    console.print(results_table(results))
-    payload = results[0] if mode != "all" else results
+    show_results(results)
     if out:
-        out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
-        console.print(f"results written to {out}")
+        evaluation.file.write(out)
+        print(f"results written to {out}")
     if report:
-        from eval.dataset import load_dataset
         from eval.report import write_report
 
-        write_report(results, {r.result["mode"]: r.records for r in runs}, load_dataset(dataset, limit=limit), report)
-        console.print(f"report written to {report}")
+        write_report(results, {r.result["mode"]: r.records for r in runs}, evaluation.dataset, report)
+        print(f"report written to {report}")
     if thresholds:
-        failures = check_fail_under(payload, thresholds)
+        failures = check_fail_under(evaluation.file.summary, thresholds)
         for failure in failures:
-            err.print(f"[red]✗[/] {failure}")
+            err.print(f"[red]✗[/] {escape(str(failure))}", highlight=False)
         if failures:
             raise typer.Exit(1)
 
@@ -130,51 +148,57 @@ def compare_command(
     max_drop: Annotated[
         Optional[float], typer.Option(help="Exit 1 if any quality metric is worse in B than in A by more than this.")
     ] = None,
+    by_question: Annotated[
+        bool, typer.Option("--by-question", help="Also list the questions whose outcome changed, with counts.")
+    ] = False,
 ) -> None:
-    """Print the metric deltas from run A to run B."""
+    """Print the metric deltas from run A to run B (files written by `eval run --out`, of any version)."""
     from eval.compare import check_fail_under, check_max_drop, compare, parse_fail_under
+    from eval.question_changes import question_changes, render
+    from eval.tables import fmt
 
-    first, second = (json.loads(p.read_text(encoding="utf-8")) for p in (a, b))
-    rows = compare(first, second)
-    table = Table("mode", "metric", "A", "B", "delta")
+    first, second = _read_run(a), _read_run(b)
+    try:
+        thresholds = parse_fail_under(fail_under or [])
+    except ValueError as exc:
+        fail(exc)
+        raise typer.Exit(2)
+    for path, run in ((a, first), (b, second)):
+        if by_question and not run.rows:
+            fail(f"{path} has no per-question rows: it was written before run files kept them; "
+                 "run `assistant eval run --out` again to compare question by question")
+            raise typer.Exit(2)
+    rows = compare(first.summary, second.summary)
+    cells, styles = [], []
     for row in rows:
         delta = row.delta
         style = "" if delta is None or delta == 0 else ("green" if delta > 0 else "red")
-        table.add_row(row.mode, row.metric, _fmt(row.a), _fmt(row.b),
-                      f"[{style}]{delta:+.4f}[/]" if delta is not None and style else _fmt(delta))
-    console.print(table)
+        cells.append([row.mode, row.metric, fmt(row.a), fmt(row.b), "-" if delta is None else f"{delta:+.4f}"])
+        styles.append(["", "", "", "", style])
+    show_table(["mode", "metric", "A", "B", "delta"], cells, styles)
+    if by_question:
+        print()
+        print(render(question_changes(first, second)), end="")
     failures = check_max_drop(rows, max_drop) if max_drop is not None else []
-    if fail_under:
-        try:
-            thresholds = parse_fail_under(fail_under)
-        except ValueError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(2)
-        failures += check_fail_under(second, thresholds)
+    if thresholds:
+        failures += check_fail_under(second.summary, thresholds)
     for failure in failures:
-        err.print(f"[red]✗[/] {failure}", highlight=False)
+        err.print(f"[red]✗[/] {escape(str(failure))}", highlight=False)
     if failures:
         raise typer.Exit(1)
 
 
-def markdown_table(results: list[dict]) -> str:
-    """The summary table as Markdown, for READMEs and issue notes."""
-    header = ["dataset", "mode", *[name for name, _, _ in SUMMARY]]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in results:
-        cells = [r["dataset"], r["mode"], *[_fmt(r[group][key]) for _, group, key in SUMMARY]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 @eval_app.command("table")
 def table_command(results: Annotated[list[Path], typer.Argument(help="JSON files written by `eval run --out`.")]) -> None:
-    """Print the results of one or more runs as one Markdown table."""
-    rows: list[dict] = []
-    for path in results:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        rows.extend(payload if isinstance(payload, list) else [payload])
-    print(markdown_table(rows))
+    """Print the results of one or more runs as one Markdown table (and one per category, if any)."""
+    from eval.tables import category_rows, markdown, summary_rows
+
+    rows = [result for path in results for result in _read_run(path).results]
+    print(markdown(*summary_rows(rows)))
+    header, by_category = category_rows(rows)
+    if by_category:
+        print()
+        print(markdown(header, by_category))
 
 
 @eval_app.command("calibrate")
@@ -191,8 +215,6 @@ def calibrate_command(
     if not any(p.impossible for p in points):
         err.print("[bold red]error:[/] no unanswerable queries (is_impossible) in these datasets: nothing to calibrate")
         raise typer.Exit(2)
-    table = Table("min coverage", "min similarity", "refuse impossible", "false refusal", "balanced")
-    for f in sweep(points)[:top]:
-        table.add_row(f"{f.min_coverage:.2f}", f"{f.min_similarity:.2f}", f"{f.refusal_rate:.3f}",
-                      f"{f.false_refusal_rate:.3f}", f"{f.balanced:.3f}")
-    console.print(table)
+    show_table(["min coverage", "min similarity", "refuse impossible", "false refusal", "balanced"],
+               [[f"{f.min_coverage:.2f}", f"{f.min_similarity:.2f}", f"{f.refusal_rate:.3f}",
+                 f"{f.false_refusal_rate:.3f}", f"{f.balanced:.3f}"] for f in sweep(points)[:top]])

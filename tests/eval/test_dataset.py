@@ -147,3 +147,26 @@ def test_loader_limit_on_real_set(name: str) -> None:
     ds = load_dataset(folder, limit=5)
     assert len(ds.queries) == 5
     assert set(ds.qrels) <= {q.id for q in ds.queries}
+
+
+def test_loader_reads_each_questions_category_and_counts_them(tmp_path: Path) -> None:
+    root = _write_set(
+        tmp_path / "hard",
+        [json.dumps({"_id": "d1", "text": "x"})],
+        [
+            json.dumps({"_id": "q1", "text": "冰箱补贴多少", "category": "table_lookup"}, ensure_ascii=False),
+            json.dumps({"_id": "q2", "text": "Can I change the address?", "category": "cross_lingual"}),
+            json.dumps({"_id": "q3", "text": "no category"}),
+            json.dumps({"_id": "q4", "text": "另一个表格问题", "category": "table_lookup"}, ensure_ascii=False),
+        ],
+        ["q1\td1\t1"],
+    )
+    ds = load_dataset(root)
+    assert [q.category for q in ds.queries] == ["table_lookup", "cross_lingual", None, "table_lookup"]
+    assert ds.categories == {"table_lookup": 2, "cross_lingual": 1, "(none)": 1}
+
+
+def test_a_set_without_categories_has_none(tiny: Path) -> None:
+    ds = load_dataset(tiny)
+    assert all(q.category is None for q in ds.queries)
+    assert ds.categories == {}

@@ -290,3 +290,25 @@ def test_aggregate_of_no_records_is_all_null() -> None:
 def test_aggregate_rejects_records_of_unknown_queries() -> None:
     with pytest.raises(ValueError, match="nope"):
         aggregate([QueryRecord("nope")], _dataset(), "hybrid")
+
+
+def test_aggregate_gives_the_main_figures_of_each_category() -> None:
+    ds = _dataset()
+    categories = {"q1": "table_lookup", "q2": "table_lookup", "q3": "unanswerable_related", "q4": None}
+    ds.queries = [Query(q.id, q.text, q.answers, q.is_impossible, category=categories[q.id]) for q in ds.queries]
+    result = aggregate(_records(), ds, "hybrid")
+    assert list(result["categories"]) == ["table_lookup", "unanswerable_related", "(none)"]
+    table = result["categories"]["table_lookup"]
+    ndcg_q2 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert table["queries"] == 2
+    assert table["ndcg@10"] == pytest.approx((1.0 + ndcg_q2) / 2)
+    assert table["contains"] == pytest.approx(0.5)  # q1 holds its gold, q2 was refused
+    assert table["false_refusal_rate"] == pytest.approx(0.5) and table["rate_on_impossible"] is None
+    unanswerable = result["categories"]["unanswerable_related"]
+    assert unanswerable == {"queries": 1, "ndcg@10": None, "contains": None,
+                            "rate_on_impossible": 1.0, "false_refusal_rate": None}
+    json.dumps(result)
+
+
+def test_aggregate_of_a_set_without_categories_has_no_category_figures() -> None:
+    assert "categories" not in aggregate(_records(), _dataset(), "hybrid")

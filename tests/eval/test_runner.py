@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 from assistant.app.evaluation import run_dataset as run
+from eval.runfile import load_run
 from tests.conftest import DEMO_EVAL
 
 REQUIRED = {"dataset", "mode", "queries", "retrieval", "answer", "citation", "refusal", "latency_ms"}
@@ -32,8 +32,10 @@ def test_cli_writes_results_and_report_and_gates_on_fail_under(tmp_path):
            "--mode", "hybrid", "--limit", "15", "--out", str(out), "--report", str(report)]
     ok = subprocess.run([*cmd, "--fail-under", "ndcg@10=0.1"], env=env, capture_output=True, text=True, timeout=600)
     assert ok.returncode == 0, ok.stderr
-    result = json.loads(out.read_text(encoding="utf-8"))
+    run_file = load_run(out)
+    (result,) = run_file.results
     assert REQUIRED <= set(result) and result["mode"] == "hybrid"
+    assert len(run_file.rows["hybrid"]) == 15 and run_file.meta.dataset.limit == 15
     assert "<img" in report.read_text(encoding="utf-8")
     table = subprocess.run([sys.executable, "-m", "assistant.app.cli", "eval", "table", str(out)],
                            env=env, capture_output=True, text=True, timeout=120)
