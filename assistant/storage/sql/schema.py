@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -56,6 +57,7 @@ chunks = Table(
     Column("page", Integer),
     Column("kind", String(16), nullable=False, default="text"),
     Column("question", Text),
+    Column("ocr_confidence", Float),  # None unless the text was read by OCR
 )
 
 # Index entries that are not (or not yet) live: staged before an index write, retired by a switch.
