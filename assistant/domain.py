@@ -151,7 +151,9 @@ class Evidence(BaseModel):
     coverage: float  # weighted share of the question's content terms found in the best passages
     similarity: float | None = None  # best cosine similarity of a passage to the question, if known
     terms: list[str] = Field(default_factory=list)  # the question's content terms
-    weak: bool = False  # below both floors
+    signals: dict[str, float] = Field(default_factory=dict)  # what the answerability judgement read
+    probability: float | None = None  # the judgement's confidence that the passages answer the question
+    weak: bool = False  # judged not to answer (below the threshold, or below both floors)
 
 
 class FaqMatch(BaseModel):

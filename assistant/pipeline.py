@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
 from assistant.answer.base import Answerer
+from assistant.answer.refusal import nearest_topics, refusal_text
 from assistant.domain import Answer, Trace, Turn
 from assistant.memory.conversation import ConversationMemory
 from assistant.retrieve.base import stage_view
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import Reranker
 from assistant.storage.interfaces import Catalog
+from assistant.text.spelling import HomophoneCorrector
 from assistant.text.normalize import detect_language
 from assistant.timing import elapsed_ms
 from assistant.tools.base import Caller
@@ -28,6 +31,7 @@ class Pipeline:
         *,
         tools: ToolStage | None = None,
         memory: ConversationMemory | None = None,
+        spelling: HomophoneCorrector | None = None,
         top_k: int = 5,
         rerank_depth: int = 20,
         trace_depth: int = 20,
@@ -38,6 +42,7 @@ class Pipeline:
         self.answerer = answerer
         self.tools = tools
         self.memory = memory
+        self.spelling = spelling
         self.top_k = top_k
         self.rerank_depth = rerank_depth
         self.trace_depth = trace_depth
@@ -62,6 +67,7 @@ class Pipeline:
         trace = Trace(question=question, language=detect_language(question), kb_ids=kbs)
 
         standalone, history = self._rewrite(question, conversation_id, history, trace)
+        standalone = self._correct(standalone, trace)
         tools = self._use_tools(standalone, caller or Caller(), history, trace)
         query = knowledge_query(standalone, tools.results)  # the rule behind a tool result, else the question
         if query != question:
@@ -90,6 +96,8 @@ class Pipeline:
         trace.evidence, trace.faq_match, trace.refusal = (
             answer.trace.evidence, answer.trace.faq_match, answer.trace.refusal,
         )
+        if answer.refused:  # say what was searched and what came closest
+            answer = answer.model_copy(update={"answer": refusal_text(trace.language, self._labels(kbs), nearest_topics(hits))})
         trace.timings_ms["total"] = elapsed_ms(started)
         notice = tools.notice(question)  # a lookup that was refused or failed is said, not hidden
         text = f"{answer.answer}\n{notice}" if notice else answer.answer
@@ -112,6 +120,18 @@ class Pipeline:
         trace.timings_ms["rewrite"] = elapsed_ms(t0)
         return (context.rewrite.query if context.rewrite else question), [*history, *context.recalled, *context.history]
 
+    def _correct(self, question: str, trace: Trace) -> str:
+        """Homophone typos (发漂 -> 发票) corrected toward the knowledge base's own words."""
+        if self.spelling is None:
+            return question
+        t0 = time.perf_counter()
+        result = self.spelling.run(question)
+        trace.timings_ms["spelling"] = elapsed_ms(t0)
+        if result.changed:
+            fixes = ", ".join(f"{c.original} -> {c.corrected}" for c in result.corrections)
+            trace.notes.append(f"spelling: {fixes}")
+        return result.text
+
     def _use_tools(self, question: str, caller: Caller, history: Sequence[Turn], trace: Trace) -> ToolsOutcome:
         """Run the tools the question needs; every call goes into the trace."""
         if self.tools is None:
@@ -122,6 +142,11 @@ class Pipeline:
         trace.notes.extend(outcome.notes)
         trace.timings_ms["tools"] = elapsed_ms(t0)
         return outcome
+
+    def _labels(self, kbs: Sequence[str]) -> list[str]:
+        """How the searched knowledge bases are named to people: the start of their description."""
+        described = {kb.name: kb.description for kb in self.catalog.list_kbs()}
+        return [re.split(r"[：:，,（(]", described.get(kb) or kb)[0].strip() or kb for kb in kbs]
 
     def _route(self, kb_ids: Sequence[str] | None) -> list[str]:
         """Search the KBs asked for (each must exist), or all of them."""

@@ -60,8 +60,10 @@ def notice(key: str, message: IncomingMessage, channel: Channel) -> OutgoingMess
 
 def render(answer: Answer, message: IncomingMessage, channel: Channel) -> list[OutgoingMessage]:
     """The answer and its sources as one or more replies within the channel's limits."""
-    if answer.refused or not answer.answer.strip():
+    if not answer.answer.strip():
         return [notice(REFUSED, message, channel)]
+    if answer.refused:  # the assistant's own refusal says what it searched and what came closest
+        return [OutgoingMessage(message, answer.answer.strip(), title=_title(message), mention=message.is_group)]
     lang = language_of(message.text)
     body = answer.answer.strip()
     sources = sources_block(answer.citations, lang)

@@ -98,8 +98,10 @@ def chat_router(responder: Responder, settings: ConnectorSettings) -> APIRouter:
 def reply_text(answer: Answer, question: str) -> str:
     """The answer with its numbered sources, or the refusal as a helpful sentence."""
     lang = fmt.language_of(question)
-    if answer.refused or not answer.answer.strip():
+    if not answer.answer.strip():
         return fmt.NOTICES[fmt.REFUSED][lang]
+    if answer.refused:
+        return answer.answer.strip()
     sources = fmt.sources_block(answer.citations, lang)
     return f"{answer.answer.strip()}\n\n{sources}" if sources else answer.answer.strip()
 

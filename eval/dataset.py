@@ -23,6 +23,7 @@ from typing import Any
 CORPUS_FILE = "corpus.jsonl"
 QUERIES_FILE = "queries.jsonl"
 QRELS_FILE = Path("qrels") / "test.tsv"
+DOCUMENTS_FILE = "documents.json"  # optional: the knowledge base as files (see Dataset.documents)
 UNCATEGORISED = "(none)"  # the category of a question without one, in a set where others have one
 
 
@@ -70,6 +71,9 @@ class Dataset:
     corpus: list[CorpusDoc]
     queries: list[Query]
     qrels: dict[str, dict[str, int]]
+    # When set, the knowledge base is these files (a manifest like data/kb/manifest.json), ingested the
+    # way a knowledge manager uploads them (tables, FAQ rows, headings), and ``corpus`` only names them.
+    documents: Path | None = None
 
     def query(self, query_id: str) -> Query:
         """Return the query with this id (raises ``KeyError`` if unknown)."""
@@ -260,4 +264,21 @@ def load_dataset(path: str | Path, limit: int | None = None) -> Dataset:
     all_qrels = load_qrels(root / QRELS_FILE)
     kept = {q.id for q in queries}
     qrels = {qid: docs for qid, docs in all_qrels.items() if qid in kept}
-    return Dataset(name=root.resolve().name, corpus=corpus, queries=queries, qrels=qrels)
+    return Dataset(name=root.resolve().name, corpus=corpus, queries=queries, qrels=qrels,
+                   documents=_documents(root, {d.id for d in corpus}))
+
+
+def _documents(root: Path, corpus_ids: set[str]) -> Path | None:
+    """The manifest named by ``documents.json`` (``{"manifest": "../../kb/manifest.json"}``), checked."""
+    pointer = root / DOCUMENTS_FILE
+    if not pointer.is_file():
+        return None
+    try:
+        manifest = (root / json.loads(pointer.read_text(encoding="utf-8"))["manifest"]).resolve()
+        entries = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{pointer}: must name a readable manifest as {{\"manifest\": PATH}} ({exc.__class__.__name__})") from None
+    missing = corpus_ids - {e.get("id") for e in entries}
+    if missing:
+        raise DatasetError(f"{manifest}: no file for corpus documents {sorted(missing)}")
+    return manifest

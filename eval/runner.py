@@ -8,6 +8,7 @@ one :class:`~eval.runfile.QuestionRow` per question: what it retrieved, answered
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -68,6 +69,9 @@ def ingest_corpus(
 ) -> None:
     ingestor = workspace.ingestor(with_vectors=with_vectors)  # a BM25-only run need not embed the corpus
     workspace.catalog.create_kb(EVAL_KB, f"eval corpus {dataset.name}")
+    if dataset.documents is not None:
+        ingest_files(ingestor, dataset.documents, progress)
+        return
     items = []
     for doc in dataset.corpus:
         headings = [doc.title] if doc.title.strip() else []
@@ -78,6 +82,18 @@ def ingest_corpus(
         ingestor.ingest_batch(items[start : start + INGEST_BATCH], EVAL_KB)
         if progress:
             progress("ingest", min(start + INGEST_BATCH, total), total)
+
+
+def ingest_files(ingestor: Ingestor, manifest: Path, progress: Progress | None = None) -> None:
+    """The knowledge base as a knowledge manager would upload it: every file of the manifest, with its
+    metadata, into the eval knowledge base (document ids are the manifest's, as in the corpus)."""
+    entries = json.loads(manifest.read_text(encoding="utf-8"))
+    for done, entry in enumerate(entries, start=1):
+        result = ingestor.ingest_file(manifest.parent / entry["path"], EVAL_KB, DocumentMeta.model_validate(entry))
+        if result.status == "failed":
+            raise RuntimeError(f"eval knowledge base: {result.error}")
+        if progress:
+            progress("ingest", done, len(entries))
 
 
 def ranked_doc_ids(answer: Answer) -> list[str]:

@@ -69,10 +69,11 @@ class CheckedAnswer:
         return out
 
 
-def units(text: str) -> set[str]:
+def units(text: str, *, normalized: bool = False) -> set[str]:
     """Content units of a text: CJK character bigrams (single characters for one-character runs),
     English words and numbers; function words and their bigrams are left out."""
-    text = normalize(text)
+    if not normalized:
+        text = normalize(text)
     out: set[str] = set()
     for run in CJK_RUN.findall(text):
         if len(run) == 1:

@@ -8,10 +8,12 @@ passages and the passages are not semantically close - it refuses instead of gue
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from assistant.answer.answerability import AnswerabilityModel, DocFreq, measure
 from assistant.answer.faq import best_faq_match
 from assistant.answer.marks import mark
+from assistant.answer.question import Question
+from assistant.answer.selection import Candidate, SentencePicker
 from assistant.answer.sources import citation_for
 from assistant.domain import (
     Answer,
@@ -23,8 +25,8 @@ from assistant.domain import (
     Trace,
     Turn,
 )
-from assistant.text.normalize import detect_language, normalize
-from assistant.text.sentences import split_sentences
+from assistant.embed.base import Embedder
+from assistant.text.normalize import detect_language
 from assistant.text.tokenize import Tokenizer
 from assistant.tools.base import ToolResult
 
@@ -33,17 +35,6 @@ REFUSAL_EN = (
     "Sorry, I could not find this in the knowledge base. Try rephrasing the question, "
     "or ask a human colleague to confirm."
 )
-MIN_SENTENCE_CHARS = 4
-
-
-@dataclass
-class _Scored:
-    hit_index: int
-    position: int
-    text: str
-    score: float
-    faq: bool = False
-
 
 class ExtractiveAnswerer:
     def __init__(
@@ -57,6 +48,10 @@ class ExtractiveAnswerer:
         min_coverage: float = 0.5,
         candidate_hits: int = 5,
         faq_threshold: float = 0.6,
+        embedder: Embedder | None = None,
+        answerability: AnswerabilityModel | None = None,
+        doc_freq: DocFreq | None = None,
+        indexed: Callable[[], int] | None = None,
     ):
         self._term_weights = term_weights
         self._tokenizer = tokenizer
@@ -66,22 +61,31 @@ class ExtractiveAnswerer:
         self.min_coverage = min_coverage
         self.candidate_hits = candidate_hits
         self.faq_threshold = faq_threshold  # 0 turns FAQ matching off
+        self.picker = SentencePicker(max_sentences=max_sentences, max_sources=max_sources, embedder=embedder)
+        self.answerability = answerability  # None: the two floors decide
+        self._doc_freq = doc_freq
+        self._indexed = indexed  # how many chunks the knowledge base holds
 
     # -- evidence --------------------------------------------------------------------------
     def evidence(self, question: str, hits: Sequence[Hit]) -> Evidence:
-        """Measure the top passages against the question; ``weak`` when below both floors."""
-        terms = self._tokenizer.content_terms(question)
+        """Judge whether the top passages answer the question; ``weak`` when they do not."""
+        return self._assess(self.read(question), hits)[1]
+
+    def _assess(self, q: Question, hits: Sequence[Hit]) -> tuple[list[Candidate], Evidence]:
         top = hits[: self.candidate_hits]
-        similarity = max((h.scores["vector"] for h in top if "vector" in h.scores), default=None)
-        best = 0.0
-        if terms and top:
-            weights = self._term_weights(terms)
-            total = sum(weights.values()) or 1.0
-            for hit in top[:3]:
-                haystack = normalize(f"{hit.chunk.section} {hit.chunk.question or ''} {hit.chunk.text}")
-                best = max(best, sum(w for t, w in weights.items() if t in haystack) / total)
-        weak = not top or self._below_floors(best, similarity)
-        return Evidence(coverage=best, similarity=similarity, terms=terms, weak=weak)
+        candidates = self.picker.candidates(q, top)
+        signals = measure(q, top, candidates, self._doc_freq, indexed=self._indexed() if self._indexed else None)
+        coverage, similarity = signals["coverage"], signals["similarity"] if any("vector" in h.scores for h in top) else None
+        probability = self.answerability.probability(signals) if self.answerability else None
+        if not top:
+            weak = True
+        elif probability is not None and self.answerability is not None:
+            weak = probability < self.answerability.threshold(q.language)
+        else:
+            weak = self._below_floors(coverage, similarity)
+        evidence = Evidence(coverage=coverage, similarity=similarity, terms=q.terms, signals=signals,
+                            probability=probability, weak=weak)
+        return candidates, evidence
 
     def _below_floors(self, coverage: float, similarity: float | None) -> bool:
         if coverage >= self.min_coverage:
@@ -99,17 +103,22 @@ class ExtractiveAnswerer:
         if match is not None:
             faq = match.hit.chunk
             trace.faq_match = FaqMatch(chunk_id=faq.id, question=faq.question or "", similarity=match.similarity)
-            return self._cite([_Scored(hits.index(match.hit), 0, faq.text.strip(), 1.0, faq=True)], hits, question, trace)
-        trace.evidence = evidence = self.evidence(question, hits)
+            text = faq.text.strip()
+            return self._cite([Candidate(hits.index(match.hit), 0, text, [text], 1.0, faq=True)], hits, question, trace)
+        candidates, evidence = self._assess(self.read(question), hits)
+        trace.evidence = evidence
         if evidence.weak:
             return self.refusal(question, trace, "weak_evidence")
 
-        picked = self._pick_sentences(question, hits[: self.candidate_hits], evidence.terms)
+        picked = self.picker.choose(candidates)
         if not picked:
             return self.refusal(question, trace, "no_answer_sentence")
         return self._cite(picked, hits, question, trace)
 
-    def _cite(self, picked: list[_Scored], hits: Sequence[Hit], question: str, trace: Trace) -> Answer:
+    def read(self, question: str) -> Question:
+        return Question.read(question, self._tokenizer, self._term_weights)
+
+    def _cite(self, picked: list[Candidate], hits: Sequence[Hit], question: str, trace: Trace) -> Answer:
         """Number the sources of the picked sentences and write the answer with [n] markers."""
         hits_by_id = {h.chunk.id: h.chunk for h in hits}
         numbers: dict[str, int] = {}
@@ -124,8 +133,8 @@ class ExtractiveAnswerer:
                 quotes[numbers[chunk.id]] = []
                 citations.append(citation_for(hit, numbers[chunk.id]))
             n = numbers[chunk.id]
-            quotes[n].append(p.text)
-            parts.append(mark(p.text, n))
+            quotes[n].extend(p.quote)
+            parts.append(mark(_as_sentence(p.text), n))
         if not citations:
             return self.refusal(question, trace, "no_answer_sentence")
         chunks = {c.n: hits_by_id[c.chunk_id] for c in citations}
@@ -138,57 +147,6 @@ class ExtractiveAnswerer:
         text = REFUSAL_EN if detect_language(question) == "en" else REFUSAL_ZH
         trace.refusal = reason
         return Answer(question=question, answer=text, refused=True, citations=[], trace=trace)
-
-    def _pick_sentences(self, question: str, hits: Sequence[Hit], terms: list[str]) -> list[_Scored]:
-        weights = self._term_weights(terms) if terms else {}
-        total = sum(weights.values()) or 1.0
-        scored: list[_Scored] = []
-        for i, hit in enumerate(hits):
-            chunk = hit.chunk
-            prior = 1.0 / (1 + i)
-            if chunk.kind == "faq":
-                # An FAQ's answer is quoted whole; how well its question matches decides its score.
-                asked = normalize(chunk.question or "")
-                cov = sum(w for t, w in weights.items() if t in asked) / total
-                scored.append(_Scored(i, 0, chunk.text.strip(), 0.85 * cov + 0.15 * prior, faq=True))
-                continue
-            context = normalize(f"{chunk.section} {chunk.question or ''}")
-            context_cov = sum(w for t, w in weights.items() if t in context) / total
-            units = _table_rows(chunk.text) if chunk.kind == "table" else split_sentences(chunk.text)
-            for pos, sentence in enumerate(units):
-                if len(sentence) < MIN_SENTENCE_CHARS:
-                    continue
-                norm = normalize(sentence)
-                cov = sum(w for t, w in weights.items() if t in norm) / total
-                score = 0.6 * cov + 0.25 * context_cov + 0.15 * prior
-                scored.append(_Scored(i, pos, sentence, score))
-        if not scored:
-            return []
-        scored.sort(key=lambda s: s.score, reverse=True)
-        best = scored[0].score
-        if best <= 0.15:
-            return []
-        picked: list[_Scored] = []
-        sources: set[int] = set()
-        for s in scored:
-            if len(picked) >= self.max_sentences:
-                break
-            if s.score < 0.6 * best:
-                break
-            if s.hit_index not in sources and len(sources) >= self.max_sources:
-                continue
-            if s.faq and any(p.faq for p in picked):
-                continue  # one FAQ answer is enough; further slots go to the SOPs behind it
-            if any(_same_text(s.text, p.text) for p in picked):
-                continue
-            picked.append(s)
-            sources.add(s.hit_index)
-        if picked and all(p.faq for p in picked):
-            # An FAQ is a digest of an SOP: back it with the SOP's best sentence when there is one.
-            support = next((s for s in scored if not s.faq and s.score >= 0.4 * best), None)
-            if support is not None:
-                picked.append(support)
-        return picked
 
 
 MAX_QUOTE_CHARS = 400
@@ -207,14 +165,14 @@ def _quote(chunk_text: str, sentences: list[str]) -> str:
     return chunk_text[first[0] : first[1]]
 
 
-def _table_rows(text: str) -> list[str]:
-    """A table chunk answers row by row; its first line is the header, which answers nothing."""
-    return [row.strip() for row in text.splitlines()[1:] if row.strip()]
-
-
-def _same_text(a: str, b: str) -> bool:
-    na, nb = normalize(a), normalize(b)
-    return na in nb or nb in na
+def _as_sentence(text: str) -> str:
+    """A clause cut at ；or ：ends the answer's sentence (the quote keeps the source's punctuation)."""
+    text = text.strip()
+    if text.endswith(("；", "：")):
+        return text[:-1] + "。"
+    if text.endswith((";", ":")):
+        return text[:-1] + "."
+    return text
 
 
 def _join(parts: Sequence[str]) -> str:

@@ -6,6 +6,7 @@ workspace built from the settings, like the server's but in a temporary data dir
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -203,18 +204,108 @@ def table_command(results: Annotated[list[Path], typer.Argument(help="JSON files
 
 @eval_app.command("calibrate")
 def calibrate_command(
-    dataset: Annotated[list[Path], typer.Option("--dataset", help="One or more datasets with unanswerable queries.")],
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N queries of each.")] = None,
-    top: Annotated[int, typer.Option(help="How many floor pairs to show.")] = 10,
+    dataset: Annotated[Optional[list[Path]], typer.Option("--dataset", help="Datasets with unanswerable queries (run now).")] = None,
+    run_file: Annotated[Optional[list[Path]], typer.Option("--run", help="Run files made with the answerability model.")] = None,
+    judge: Annotated[str, typer.Option(help="model: the answerability threshold per language; floors: the two floors.")] = "model",
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N queries of each dataset.")] = None,
+    max_false_refusal: Annotated[float, typer.Option(help="The false-refusal rate a suggested threshold may cost.")] = 0.10,
+    top: Annotated[int, typer.Option(help="How many floor pairs to show (floors).")] = 10,
 ) -> None:
-    """Sweep the refusal floors (term coverage, vector similarity) and rank them by balanced accuracy."""
-    from eval.calibrate import evidence_points, sweep
+    """The refusal trade-off: for each threshold, how many unanswerable questions are refused and how
+    many answerable ones are refused by mistake, per language; and the threshold it suggests."""
+    if judge == "floors":
+        from eval.calibrate import evidence_points, sweep
 
-    floors_off = eval_workspace(load_settings().with_updates(answering={"min_term_coverage": 0.0, "min_vector_similarity": 0.0}))
-    points = [p for d in dataset for p in evidence_points(d, floors_off, limit=limit)]
-    if not any(p.impossible for p in points):
-        err.print("[bold red]error:[/] no unanswerable queries (is_impossible) in these datasets: nothing to calibrate")
+        floors_off = eval_workspace(load_settings().with_updates(
+            answering={"judge": "floors", "min_term_coverage": 0.0, "min_vector_similarity": 0.0}))
+        points = [p for d in dataset or [] for p in evidence_points(d, floors_off, limit=limit)]
+        if not any(p.impossible for p in points):
+            err.print("[bold red]error:[/] no unanswerable queries (is_impossible) in these datasets: nothing to calibrate")
+            raise typer.Exit(2)
+        show_table(["min coverage", "min similarity", "refuse impossible", "false refusal", "balanced"],
+                   [[f"{f.min_coverage:.2f}", f"{f.min_similarity:.2f}", f"{f.refusal_rate:.3f}",
+                     f"{f.false_refusal_rate:.3f}", f"{f.balanced:.3f}"] for f in sweep(points)[:top]])
+        return
+    from eval.answerability import choose_threshold, curve, examples
+
+    runs = list(run_file or [])
+    settings = load_settings()
+    for path in dataset or []:
+        out = Path(tempfile.mkdtemp(prefix="assistant-calibrate-")) / f"{path.name}.json"
+        evaluate(path, settings, mode="hybrid", limit=limit).file.write(out)
+        runs.append(out)
+    items = examples(runs)
+    rows_by_id = _probabilities(runs)
+    probabilities = [rows_by_id.get((e.dataset, e.question_id)) for e in items]
+    usable = [(e, p) for e, p in zip(items, probabilities) if p is not None]
+    if not any(not e.answerable for e, _ in usable):
+        err.print("[bold red]error:[/] no unanswerable questions with a judgement in these runs: nothing to calibrate")
         raise typer.Exit(2)
-    show_table(["min coverage", "min similarity", "refuse impossible", "false refusal", "balanced"],
-               [[f"{f.min_coverage:.2f}", f"{f.min_similarity:.2f}", f"{f.refusal_rate:.3f}",
-                 f"{f.false_refusal_rate:.3f}", f"{f.balanced:.3f}"] for f in sweep(points)[:top]])
+    for language in ("zh", "en"):
+        chosen = [(e, p) for e, p in usable if e.language == language]
+        if not chosen:
+            continue
+        points = curve([e for e, _ in chosen], [p for _, p in chosen], language)
+        suggested = choose_threshold(points, max_false_refusal)
+        console.print(f"\n{language}: {len(chosen)} questions; suggested threshold {suggested:.2f} "
+                      f"(most refusals with at most {max_false_refusal:.0%} false refusals)")
+        show_table(["threshold", "refuse impossible", "false refusal"],
+                   [[f"{p.threshold:.2f}" + (" *" if p.threshold == suggested else ""), _rate(p.refusal_rate),
+                     _rate(p.false_refusal_rate)] for p in points])
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _probabilities(runs: list[Path]) -> dict[tuple[str, str], float]:
+    from eval.runfile import load_run
+
+    out: dict[tuple[str, str], float] = {}
+    for path in runs:
+        run = load_run(path)
+        name = run.meta.dataset.name if run.meta else str(run.results[0].get("dataset"))
+        for rows in run.rows.values():
+            for row in rows:
+                probability = (row.evidence or {}).get("probability")
+                if probability is not None:
+                    out[(name, row.id)] = probability
+    return out
+
+
+@eval_app.command("train-answerability")
+def train_answerability_command(
+    runs: Annotated[list[Path], typer.Argument(help="Run files (eval run --out) of development sets, any judge.")],
+    out: Annotated[Path, typer.Option(help="Where to write the model.")] = Path("assistant/answer/answerability.json"),
+    max_false_refusal: Annotated[float, typer.Option(help="False-refusal rate each language's threshold may cost.")] = 0.10,
+) -> None:
+    """Fit the answerability judgement on the evidence signals of eval runs and choose its thresholds."""
+    from eval.answerability import (
+        choose_threshold,
+        cross_validated,
+        curve,
+        examples,
+        fit,
+        per_dataset,
+    )
+
+    items = examples(runs)
+    if not any(not e.answerable for e in items) or not any(e.answerable for e in items):
+        err.print("[bold red]error:[/] the runs need answerable and unanswerable questions with evidence signals")
+        raise typer.Exit(2)
+    probabilities = cross_validated(items)
+    thresholds = {}
+    for language in ("zh", "en"):
+        if any(e.language == language for e in items):
+            thresholds[language] = choose_threshold(curve(items, probabilities, language), max_false_refusal)
+    model = fit(items)
+    model.thresholds = {"zh": 0.5, "en": 0.5, **thresholds}
+    model.save(out)
+    console.print(f"trained on {len(items)} questions of {', '.join(model.trained_on)}; thresholds {model.thresholds}")
+    console.print("cross-validated, at these thresholds:")
+    show_table(["dataset", "questions", "refuse impossible", "false refusal"],
+               [[name, str(v["questions"]), _rate(v["refusal_rate"]), _rate(v["false_refusal_rate"])]
+                for name, v in per_dataset(items, probabilities, model.thresholds).items()])
+    console.print(f"model written to {out}")
+
+

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from assistant.answer.answerability import DEFAULT_MODEL, AnswerabilityModel
 from assistant.answer.breaker import CircuitBreaker
 from assistant.answer.chain import AnswerChain, Backend
 from assistant.answer.citations import CitationChecker
@@ -23,6 +24,7 @@ from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, LLMClient
 from assistant.app.settings import Settings
 from assistant.embed.base import Embedder, make_embedder
+from assistant.errors import ConfigError
 from assistant.memory.conversation import ConversationMemory
 from assistant.memory.rewrite import RuleRewriter
 from assistant.pipeline import Pipeline
@@ -46,6 +48,7 @@ from assistant.storage.sql.jobs import SqlJobQueue
 from assistant.storage.vector_chroma import ChromaVectorIndex, chroma_client
 from assistant.storage.visibility import VisibilityGate
 from assistant.text.dictionary import read_user_dictionary
+from assistant.text.spelling import HomophoneCorrector
 from assistant.text.tokenize import Tokenizer
 from assistant.tools.audience import AudienceRules
 from assistant.tools.stage import ToolStage
@@ -182,7 +185,8 @@ class Services:
         return HybridRetriever(
             self.catalog, self.keyword, self.vector, self.embedder, mode=mode,
             bm25_candidates=r.bm25_candidates, vector_candidates=r.vector_candidates, rrf_k=r.rrf_k,
-            bm25_weight=r.bm25_weight, vector_weight=r.vector_weight, gate=self.gate,
+            bm25_weight=r.bm25_weight, vector_weight=r.vector_weight, fusion=r.fusion,
+            per_document=r.per_document_cap, gate=self.gate,
         )
 
     def answerer(self) -> ExtractiveAnswerer:
@@ -190,8 +194,27 @@ class Services:
         return ExtractiveAnswerer(
             self.keyword.idf, self.tokenizer, max_sentences=a.max_sentences, max_sources=a.max_sources,
             min_similarity=a.min_vector_similarity, min_coverage=a.min_term_coverage,
-            faq_threshold=a.faq_match_threshold,
+            faq_threshold=a.faq_match_threshold, embedder=self.embedder,
+            answerability=self.answerability, doc_freq=self.keyword.doc_freq, indexed=self.keyword.count,
         )
+
+    @cached_property
+    def answerability(self) -> AnswerabilityModel | None:
+        a = self.settings.answering
+        if a.judge == "floors":
+            return None
+        path = a.answerability_model or DEFAULT_MODEL
+        try:
+            model = AnswerabilityModel.load(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"answerability model {path} cannot be read ({exc.__class__.__name__}); make one with "
+                "`assistant eval train-answerability` or set ASSISTANT_ANSWERING__JUDGE=floors"
+            ) from None
+        for language, override in (("zh", a.refusal_threshold_zh), ("en", a.refusal_threshold_en)):
+            if override is not None:
+                model.thresholds[language] = override
+        return model
 
     @cached_property
     def answer_chain(self) -> AnswerChain:
@@ -250,8 +273,16 @@ class Services:
         r = self.settings.retrieval
         return Pipeline(
             self.catalog, self.retriever(mode), self.reranker if rerank else PassThrough(), self.answer_chain,
-            tools=self.tool_stage, memory=self.memory, top_k=r.top_k, rerank_depth=r.rerank_depth,
+            tools=self.tool_stage, memory=self.memory, spelling=self.spelling, top_k=r.top_k,
+            rerank_depth=r.rerank_depth,
         )
+
+    @cached_property
+    def spelling(self) -> HomophoneCorrector | None:
+        """Homophone typos corrected toward the knowledge base's words (it needs the character pairs)."""
+        if not self.settings.retrieval.keyword_bigrams or not self.settings.retrieval.correct_typos:
+            return None
+        return HomophoneCorrector(self.keyword.doc_freq, self.tokenizer.cut)
 
     @cached_property
     def default_pipeline(self) -> Pipeline:

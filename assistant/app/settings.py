@@ -63,8 +63,11 @@ class ModelSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     user_dictionary: Path | None = None  # extra domain terms for the segmenter, one per line
     keyword_bigrams: bool = True  # also index Chinese character pairs (measured: helps 3 of 4 Chinese sets)
+    correct_typos: bool = True  # homophone typos (发漂 -> 发票) corrected toward the knowledge base's words
     bm25_candidates: int = Field(50, ge=1)
     vector_candidates: int = Field(50, ge=1)
+    fusion: Literal["scores", "rrf"] = "scores"  # scores: each list scaled 0..1 and added; rrf: by rank only
+    per_document_cap: int = Field(2, ge=0)  # chunks of one document among the first ten (0: no cap)
     rrf_k: int = Field(60, ge=1)
     bm25_weight: float = 1.0
     vector_weight: float = 1.0
@@ -76,8 +79,14 @@ class AnsweringSettings(BaseModel):
     max_sentences: int = Field(3, ge=1)
     max_sources: int = Field(3, ge=1)
     faq_match_threshold: float = 0.6  # character-pair similarity to an FAQ question that answers with the FAQ
-    # Evidence below both floors is refused: best cosine similarity of a passage to the question,
-    # and the weighted share of the question's content terms found in the best passages.
+    # Whether the passages answer the question: "model" = the learned answerability judgement
+    # (assistant/answer/answerability.json, or a file of your own from `assistant eval
+    # train-answerability`) with a threshold per language; "floors" = refuse when both the best
+    # cosine similarity and the share of the question's terms found fall below their floors.
+    judge: Literal["model", "floors"] = "model"
+    answerability_model: Path | None = None  # default: the file shipped with the assistant
+    refusal_threshold_zh: float | None = None  # override the model's thresholds (0..1; higher refuses more)
+    refusal_threshold_en: float | None = None
     min_vector_similarity: float = 0.45
     min_term_coverage: float = 0.5
     citation_min_support: float = 0.4  # share of a generated sentence's units its cited source must hold

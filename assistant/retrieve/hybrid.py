@@ -8,17 +8,40 @@ from collections.abc import Sequence
 from assistant.domain import DocRef, Hit
 from assistant.embed.base import Embedder
 from assistant.retrieve.base import Retrieval, stage_view
-from assistant.retrieve.fusion import reciprocal_rank_fusion
+from assistant.retrieve.fusion import (
+    cap_per_document,
+    reciprocal_rank_fusion,
+    score_fusion,
+)
 from assistant.storage.interfaces import Catalog, KeywordIndex, VectorIndex, Visibility
+from assistant.text.normalize import detect_language
 from assistant.timing import elapsed_ms
 
 MODES = ("bm25", "vector", "hybrid")
+FUSIONS = ("scores", "rrf")
+CAP_HEAD = 10
+FUSION_DEPTH = 50  # cosine is scaled over this many candidates, however many were asked for
+
+
+def keyword_reach(query: str, dense: list[tuple[str, float]], live: dict, depth: int = 10) -> float:
+    """How much of the question's semantic neighbourhood keywords can see: the share of the nearest
+    passages written in the question's language. An English question over Chinese SOPs finds only the
+    few English passages by keyword, and they would crowd out the Chinese ones that answer it."""
+    if not dense:
+        return 1.0
+    mine = detect_language(query) == "en"
+    near = [live[cid].chunk.text[:200] for cid, _ in dense[:depth] if cid in live]
+    if not near:
+        return 1.0
+    return sum((detect_language(text) == "en") == mine for text in near) / len(near)
 
 
 class HybridRetriever:
     """Runs BM25 and/or vector search, fuses with RRF, and resolves hits in one catalog read.
 
-    ``mode`` picks the candidate sources: ``bm25``, ``vector`` or ``hybrid`` (both, fused).
+    ``mode`` picks the candidate sources: ``bm25``, ``vector`` or ``hybrid`` (both, fused by
+    ``fusion``: ``scores``, the default, or ``rrf``); at most ``per_document`` chunks of one document
+    lead the list (its first ``CAP_HEAD``), so near-duplicates of one FAQ sheet cannot push the rest out.
     """
 
     def __init__(
@@ -34,10 +57,14 @@ class HybridRetriever:
         rrf_k: int = 60,
         bm25_weight: float = 1.0,
         vector_weight: float = 1.0,
+        fusion: str = "scores",
+        per_document: int = 2,
         gate: Visibility,
     ):
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
         self.catalog = catalog
         self.keyword = keyword
         self.vector = vector
@@ -48,6 +75,8 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.bm25_weight = bm25_weight
         self.vector_weight = vector_weight
+        self.fusion = fusion
+        self.per_document = per_document
         self.gate = gate
 
     def search(self, query: str, *, kb_ids: Sequence[str], k: int) -> list[Hit]:
@@ -79,12 +108,14 @@ class HybridRetriever:
             timings["vector"] = elapsed_ms(t0)
 
         t0 = time.perf_counter()
-        fused = reciprocal_rank_fusion(
-            [[cid for cid, _ in bm25], [cid for cid, _ in dense]],
-            k=self.rrf_k,
-            weights=[self.bm25_weight, self.vector_weight],
-        )
-        live = self.catalog.resolve(cid for cid, _ in fused)  # one read: one version of each doc
+        live = self.catalog.resolve([cid for cid, _ in bm25] + [cid for cid, _ in dense])  # one read: one version
+        weights = [self.bm25_weight * keyword_reach(query, dense, live), self.vector_weight]
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion([[cid for cid, _ in bm25], [cid for cid, _ in dense]], k=self.rrf_k, weights=weights)
+        else:
+            fused = score_fusion(bm25, dense, weights=weights, depth=FUSION_DEPTH)
+        doc_of = {cid: item.chunk.doc_id for cid, item in live.items()}
+        fused = cap_per_document(fused, doc_of, per_document=self.per_document, head=CAP_HEAD)
         timings["resolve"] = elapsed_ms(t0)
         return bm25, dense, fused, live
 

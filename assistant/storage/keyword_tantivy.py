@@ -16,10 +16,10 @@ from pathlib import Path
 import tantivy
 
 from assistant.domain import Chunk
-from assistant.text.tokenize import Tokenizer
+from assistant.text.tokenize import Tokenizer, cjk_characters
 
 WRITER_HEAP = 64_000_000
-ANALYSIS_VERSION = 1  # bump when tokenization changes so existing indexes are rebuilt
+ANALYSIS_VERSION = 2  # bump when tokenization changes so existing indexes are rebuilt
 
 
 def _schema() -> tantivy.Schema:
@@ -59,10 +59,17 @@ class TantivyKeywordIndex:
         return not (marker.exists() and marker.read_text() == self._analysis())
 
     def query_terms(self, text: str) -> list[str]:
-        return self._tokenizer.keyword_terms(text, bigrams=self.bigrams)
+        terms = self._tokenizer.keyword_terms(text, bigrams=self.bigrams)
+        if self.bigrams:  # a one-character word (开, 退, 改) also meets the compounds it is part of (开票)
+            terms += cjk_characters(t for t in self._tokenizer.content_terms(text) if len(t) == 1)
+        return terms
 
     def _body(self, chunk: Chunk) -> str:
-        return " ".join(self._tokenizer.keyword_terms(chunk_text(chunk), bigrams=self.bigrams))
+        text = chunk_text(chunk)
+        terms = self._tokenizer.keyword_terms(text, bigrams=self.bigrams)
+        if self.bigrams:
+            terms += cjk_characters(text)
+        return " ".join(terms)
 
     def _writer_(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -169,3 +176,8 @@ class TantivyKeywordIndex:
             df = searcher.doc_freq("body", term)
             out[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
         return out
+
+    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+        """Chunks holding each term (one searcher for all; counts include chunks deleted since the last merge)."""
+        searcher = self._index.searcher()
+        return {term: searcher.doc_freq("body", term) for term in dict.fromkeys(terms)}

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import rjieba
 
-from assistant.text.cjk import CJK_PAIR_RUN, IDEOGRAPHS
+from assistant.text.cjk import CJK_CHAR, CJK_PAIR_RUN, IDEOGRAPHS
 from assistant.text.normalize import normalize
 
 _WORDLIKE = re.compile(rf"[\w{IDEOGRAPHS}]", re.UNICODE)
@@ -62,6 +62,14 @@ def cjk_bigrams(text: str) -> list[str]:
     for run in CJK_PAIR_RUN.findall(normalize(text)):
         grams.extend(f"#{run[i:i + 2]}" for i in range(len(run) - 1))
     return grams
+
+
+def cjk_characters(text: str | Iterable[str]) -> list[str]:
+    """Every Chinese character as a term of its own, marked so it never collides with a word: a
+    one-character word of a question (开, 退) meets the compounds it is part of (开票, 退款)."""
+    if not isinstance(text, str):
+        text = "".join(text)
+    return [f"@{ch}" for ch in CJK_CHAR.findall(normalize(text))]
 
 
 class VocabularySource(Protocol):
