@@ -99,8 +99,8 @@ class Pipeline:
         if answer.refused:  # say what was searched and what came closest
             answer = answer.model_copy(update={"answer": refusal_text(trace.language, self._labels(kbs), nearest_topics(hits))})
         trace.timings_ms["total"] = elapsed_ms(started)
-        notice = tools.notice(question)  # a lookup that was refused or failed is said, not hidden
-        text = f"{answer.answer}\n{notice}" if notice else answer.answer
+        notice = tools.notice(question)  # a lookup that was refused or failed is said first, not hidden
+        text = f"{notice}\n{answer.answer}" if notice else answer.answer
         if self.memory is not None and conversation_id:
             self.memory.remember(conversation_id, question, standalone, text)
         return answer.model_copy(update={"question": question, "answer": text, "trace": trace})

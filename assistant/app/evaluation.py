@@ -25,7 +25,7 @@ from pydantic import BaseModel, SecretStr
 
 from assistant.app.container import Services
 from assistant.app.settings import REPO, Settings
-from assistant.tools.routing import order_numbers
+from assistant.tools.identifiers import order_numbers
 from eval.dataset import Dataset, load_dataset
 from eval.runfile import DatasetInfo, ModelNames, RunFile, RunMeta, git_state
 from eval.runner import RANK_DEPTH, ModeRun, Progress, expand_modes, run, to_run_file

@@ -53,7 +53,7 @@ class ToolArgumentError(ToolError):
 
 
 class ToolNotFound(ToolError):
-    """What the call asks about does not exist (e.g. an unknown order number)."""
+    """What the call asks about does not exist (a tool that cannot answer "not found" as a result raises this)."""
 
 
 class ToolDenied(ToolError):

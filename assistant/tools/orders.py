@@ -1,7 +1,10 @@
-"""ERP order tools: look up one order (status, items, shipping, invoice, refund); list a customer's orders.
+"""ERP order tools: look up one order (status, items, shipping, invoice, refund, or what the customer
+may do with it: cancel, return, change the address); list a customer's orders.
 
 Results are cited as "ERP 订单系统, 查询于 HH:MM". For customer-facing audiences personal data is
-masked and the orders of another customer are refused.
+masked and the orders of another customer are refused. An order number the ERP does not know is an
+answer, not a failure: the result says so first (cited to the ERP and the time of the query), and only
+a general rule the question asks for follows it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,46 @@ from assistant.tools.audience import (
     mask_phone,
     sees_personal_data,
 )
-from assistant.tools.base import Caller, ToolDenied, ToolError, ToolNotFound, ToolResult
+from assistant.tools.base import Caller, ToolDenied, ToolError, ToolResult
 
 ERP_TITLE = "ERP 订单系统"
 ORDER_NO_PATTERN = r"^\d{8}-\d{4}$"
-TOPICS = ("status", "items", "shipping", "invoice", "refund")
+TOPICS = ("status", "items", "shipping", "invoice", "refund", "return", "cancel", "address")
+
+ACTIONS = ("cancel", "return", "address")
+# What the customer may do depends on how far the order has gone: the SOP question that says so, per
+# shipping status (not yet shipped: cancel or change the address yourself; on the way: refuse it or
+# return it after delivery, have the carrier redirect it; delivered: the 7-day return rules).
+ACTION_RULES: dict[str, dict[str, str]] = {
+    "cancel": {
+        "awaiting_shipment": "待发货订单怎么自助取消",
+        "in_transit": "已出库的订单不能取消，可以拒收或签收后申请退货吗",
+        "delivered": "签收后不想要了怎么申请退货",
+        "returned": "退货寄回后多久退款",
+        "lost": "快递丢件怎么处理",
+    },
+    "return": {
+        "awaiting_shipment": "待发货订单怎么自助取消",
+        "in_transit": "已出库的订单可以拒收或签收后申请退货吗",
+        "delivered": "签收后多久内可以申请七天无理由退货",
+        "returned": "退货寄回后多久退款",
+        "lost": "快递丢件怎么处理",
+    },
+    "address": {
+        "awaiting_shipment": "待发货订单怎么修改收货地址",
+        "in_transit": "订单已出库后怎么改地址",
+    },
+}
+# For an order the ERP does not know the status is unknown too: the general rule of the topic asked
+# about (for cancel and address, the rule for every status), so what follows "not found" is on topic.
+GENERAL_RULES = {
+    "invoice": "确认收货后多久开具发票",
+    "shipping": "下单后多久发货",
+    "refund": "退款多久到账",
+    "cancel": "各状态的订单能否取消",
+    "return": "七天无理由退货怎么申请",
+    "address": "各状态的订单能否修改收货地址和取消",
+}
 
 Clock = Callable[[], datetime]
 
@@ -43,8 +81,10 @@ class OrderLookupTool:
 
     name = "lookup_order"
     description = (
-        "查询一个订单的实时信息：订单状态、商品、物流（快递公司、单号、最新轨迹）、发票状态和开具时间、退款状态。"
-        " Look up one order in the ERP: status, items, shipping, invoice status and time, refund status."
+        "查询一个订单的实时信息：订单状态、商品、物流（快递公司、单号、最新轨迹）、发票状态和开具时间、退款状态，"
+        "以及按当前状态能否取消、退货、改地址。"
+        " Look up one order in the ERP: status, items, shipping, invoice status and time, refund status,"
+        " and what its status allows: cancel, return, change the address."
     )
     parameters: dict[str, Any] = {
         "type": "object",
@@ -53,7 +93,10 @@ class OrderLookupTool:
             "topic": {
                 "type": "string",
                 "enum": list(TOPICS),
-                "description": "what the customer asks about: status, items, shipping, invoice or refund",
+                "description": (
+                    "what the customer asks about: status, items, shipping, invoice, refund,"
+                    " return, cancel or address (change of delivery address)"
+                ),
             },
         },
         "required": ["order_no"],
@@ -68,8 +111,8 @@ class OrderLookupTool:
         order_no, topic = args["order_no"], args.get("topic", "status")
         try:
             order = self.client.get_order(order_no)
-        except OrderNotFound as exc:
-            raise ToolNotFound(self.name, str(exc)) from exc
+        except OrderNotFound:
+            return self._not_found(order_no, topic)
         except ERPError as exc:
             raise ToolError(self.name, str(exc)) from exc
         staff = sees_personal_data(caller)
@@ -87,6 +130,19 @@ class OrderLookupTool:
             summary_en=summary_en,
             kb_query=_kb_query(order, topic),
             data=_visible(order, staff),
+        )
+
+    def _not_found(self, order_no: str, topic: str) -> ToolResult:
+        return ToolResult(
+            tool=self.name,
+            source_id=f"erp:order:{order_no}",
+            title=ERP_TITLE,
+            section=f"查询于 {self.clock():%H:%M}",
+            facts=f"订单号：{order_no}\n查询结果：ERP 中没有这个订单号",
+            summary=f"没有查到这个订单号（{order_no}）对应的订单，请核对订单号后再问。",
+            summary_en=f"No order with the number {order_no} was found; please check the order number.",
+            kb_query=GENERAL_RULES.get(topic),
+            data={"order_no": order_no, "found": False},
         )
 
 
@@ -146,6 +202,9 @@ def _facts(order: Order, topic: str, staff: bool) -> list[str]:
         "shipping": _shipping_facts(order, staff),
         "refund": _refund_facts(order),
         "items": _item_facts(order),
+        "address": _shipping_facts(order, staff),
+        "cancel": _progress_facts(order),
+        "return": _progress_facts(order),
     }
     if topic in sections:
         return lines + sections[topic]
@@ -182,6 +241,21 @@ def _shipping_facts(order: Order, staff: bool) -> list[str]:
             mask_name(s.recipient), mask_phone(s.phone), mask_address(s.address)
         )
         lines.append(f"收货人：{name}；电话：{phone}；地址：{address}")
+    return lines
+
+
+def _progress_facts(order: Order) -> list[str]:
+    """How far the order has gone (shipped? delivered? refunded?): what cancelling or returning depends on."""
+    s = order.shipping
+    lines = [f"物流状态：{SHIPPING_STATUS_ZH[s.status]}"]
+    if s.carrier:
+        lines.append(f"快递公司：{s.carrier}；运单号：{s.tracking_no or '—'}")
+    if s.shipped_at:
+        lines.append(f"发货时间：{s.shipped_at}")
+    if s.latest:
+        lines.append(f"最新轨迹：{s.latest}")
+    if order.refund.status != "none":
+        lines += _refund_facts(order)
     return lines
 
 
@@ -237,6 +311,15 @@ def _summary(order: Order, topic: str) -> tuple[str, str]:
             f"订单{no}{REFUND_STATUS_ZH[r.status]}{amount}{channel}。",
             f"Order {no} refund status: {r.status}.",
         )
+    if topic in ACTIONS:
+        s = order.shipping
+        latest = f"，最新轨迹：{s.latest}" if s.latest and topic != "cancel" else ""
+        latest_en = f", latest: {s.latest}" if latest else ""
+        carrier = f"（{s.carrier} {s.tracking_no}）" if s.carrier and topic == "address" else ""
+        return (
+            f"订单{no}当前状态：{ORDER_STATUS_ZH[order.status]}，物流状态：{SHIPPING_STATUS_ZH[s.status]}{carrier}{latest}。",
+            f"Order {no} status: {order.status.replace('_', ' ')}; shipping: {s.status.replace('_', ' ')}{latest_en}.",
+        )
     return (
         f"订单{no}当前状态：{ORDER_STATUS_ZH[order.status]}，下单时间{order.placed_at}，实付¥{order.paid_amount:.2f}。",
         f"Order {no} status: {order.status.replace('_', ' ')}, placed {order.placed_at}.",
@@ -259,6 +342,8 @@ def _kb_query(order: Order, topic: str) -> str | None:
         }.get(order.shipping.status, "快递配送时效多久能到")
     if topic == "refund":
         return {"rejected": "退款申请被驳回怎么办"}.get(order.refund.status, "退款多久到账")
+    if topic in ACTIONS and order.status not in ("cancelled", "refunded"):
+        return ACTION_RULES[topic].get(order.shipping.status)
     return None
 
 

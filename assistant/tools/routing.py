@@ -1,15 +1,15 @@
 """Deciding which tools a message needs.
 
-Without a model, by rules: an order number in the message plus intent words (发票 / 物流 / 快递 /
-退款 / 到哪了 / invoice / refund ...) plan an order lookup on that topic. With a model, by function
-calling (OpenAI ``tools`` format); if the model is unavailable the rules decide instead.
+Without a model, by rules: an order number in the message plus intent words (发票 / 物流 / 退款 / 退货 /
+取消 / 改地址 / invoice / cancel ...) plan an order lookup on that topic; an order number alone looks up
+the order's status. With a model, by function calling (OpenAI ``tools`` format); if the model is
+unavailable the rules decide instead. What counts as an order number is `assistant.tools.identifiers`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,22 +19,11 @@ from assistant.domain import Turn
 from assistant.errors import AssistantError
 from assistant.text.normalize import normalize
 from assistant.tools.base import Caller, ToolRegistry
+from assistant.tools.identifiers import order_numbers
+from assistant.tools.intents import topics
 
 log = logging.getLogger(__name__)
 
-_ORDER_NO = re.compile(r"(?<![\d-])(\d{8})\s*-?\s*(\d{4})(?![\d-])")
-
-# Topic -> words that ask about it (matched on normalised text: lower case, half-width).
-INTENT_WORDS: dict[str, tuple[str, ...]] = {
-    "invoice": ("发票", "开票", "普票", "专票", "invoice", "fapiao", "receipt"),
-    "shipping": (
-        "物流", "快递", "到哪", "发货", "配送", "运单", "送到", "签收", "几天到", "什么时候能到",
-        "shipping", "shipped", "delivery", "deliver", "tracking", "where is my",
-    ),
-    "refund": ("退款", "退钱", "钱退", "到账", "refund", "money back"),
-    "items": ("买了什么", "买的什么", "商品明细", "订单明细", "items"),
-    "status": ("订单状态", "状态", "查一下", "查下", "查询", "怎么样了", "进度", "status", "check my order"),
-}
 LIST_WORDS = ("我的订单", "我有哪些订单", "我下过的订单", "最近的订单", "my orders", "list my orders")
 
 
@@ -50,19 +39,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def order_numbers(text: str) -> list[str]:
-    """Order numbers in a message (full-width digits and a missing dash are tolerated), as 8-4 digits."""
-    found = [f"{a}-{b}" for a, b in _ORDER_NO.findall(normalize(text))]
-    return list(dict.fromkeys(found))
-
-
-def topics(text: str) -> list[str]:
-    norm = normalize(text)
-    return [topic for topic, words in INTENT_WORDS.items() if any(w in norm for w in words)]
-
-
 class RuleRouter:
-    """Order number + intent words -> `lookup_order` per (order, topic); "my orders" -> `list_orders`."""
+    """Order number + intent words -> `lookup_order` per (order, topic); "my orders" -> `list_orders`.
+
+    An order number with no recognised intent is still looked up (its status): the customer named it
+    for a reason, and the status is what every answer about it starts from.
+    """
 
     def __init__(self, registry: ToolRegistry):
         self.registry = registry
@@ -73,9 +55,9 @@ class RuleRouter:
         asked = topics(question)
         if numbers and "lookup_order" in self.registry:
             if not asked:
-                plan.notes.append("tools: an order number without a question about it; no lookup")
+                plan.notes.append("tools: an order number with no recognised intent; looking up its status")
             # Specific topics first; "status" only when nothing more specific was asked.
-            specific = [t for t in asked if t != "status"] or asked
+            specific = [t for t in asked if t != "status"] or asked or ["status"]
             for number in numbers:
                 for topic in specific:
                     plan.calls.append(PlannedCall("lookup_order", {"order_no": number, "topic": topic}))

@@ -100,3 +100,10 @@ def test_question_close_to_an_faq_question_is_answered_with_that_faq(pipeline):
     assert answer.citations[0].doc_id == "faq"
     assert answer.citations[0].section.endswith("无理由退货的运费谁承担？")
     assert answer.trace.faq_match and answer.trace.faq_match.question.endswith("无理由退货的运费谁承担？")
+
+
+def test_a_question_with_a_homophone_typo_is_answered_as_if_spelt_right(demo_services):
+    answer = demo_services.default_pipeline.ask("发漂开错抬头了咋办 能自己改几次")
+    assert not answer.refused
+    assert "e-invoice" in {c.doc_id for c in answer.citations}
+    assert "发票" in (answer.trace.rewritten or "") and any(n.startswith("spelling: 发漂 -> 发票") for n in answer.trace.notes)

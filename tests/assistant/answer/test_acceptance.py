@@ -102,3 +102,62 @@ def test_a_knowledge_base_question_costs_one_model_call_and_no_lookup(demo_servi
     answer = pipeline.ask("电子发票怎么开？")
     assert len(fake_llm.requests) == 1 and "tools" not in fake_llm.requests[0]
     assert answer.trace.tool_calls == [] and not answer.refused and answer.citations
+
+
+# -- order intents and unknown orders, without a model (rules + extractive) ------------------------
+@pytest.mark.parametrize(
+    "question, topic, says",
+    [
+        ("20240521-8892这单能退吗", "return", ["拒收", "签收后申请退货"]),
+        ("帮我把20240501-0420取消了，还没发货呢", "cancel", ["可自助取消", "退款立即发起"]),
+        ("20240521-8892 我搬家了 收货地址还能改吗", "address", ["同城改派", "联系承运商"]),
+        ("can I cancel order 20240521-8892?", "cancel", ["不可取消"]),
+    ],
+)
+def test_an_order_intent_is_answered_from_the_erp_and_the_rule_for_that_status(
+    demo_services, erp_url, question, topic, says
+):
+    answer = pipeline_for(demo_services, **erp_settings(erp_url)).ask(question)
+    [call] = answer.trace.tool_calls
+    assert call.name == "lookup_order" and call.arguments["topic"] == topic and call.error is None
+    assert answer.citations[0].doc_id.startswith("erp:order:") and not answer.refused
+    assert all(s in answer.answer for s in says), answer.answer
+    assert {c.doc_id for c in answer.citations[1:]} <= {"order-change-cancel", "logistics-delivery", "returns-refunds"}
+
+
+def test_an_unknown_order_is_said_first_and_nothing_unrelated_follows(demo_services, erp_url):
+    pipeline = pipeline_for(demo_services, **erp_settings(erp_url))
+    status = pipeline.ask("20240621-5566 这单啥时候发货")
+    assert status.answer.startswith("没有查到这个订单号（20240621-5566）对应的订单") and not status.refused
+    assert status.answer.count("没有查到") == 1
+    assert status.citations[0].doc_id == "erp:order:20240621-5566"
+    cancel = pipeline.ask("20240521-8829能取消吗")
+    assert cancel.answer.startswith("没有查到这个订单号（20240521-8829）")
+    assert {c.doc_id for c in cancel.citations[1:]} == {"order-change-cancel"}, "the cancel rule, and no invoice text"
+    invoice = pipeline.ask("20240599-0001 发票开了吗")  # a mistyped date is still an order number
+    assert invoice.answer.startswith("没有查到这个订单号（20240599-0001）")
+    assert {c.doc_id for c in invoice.citations[1:]} == {"e-invoice"} and "确认收货后24小时内" in invoice.answer
+
+
+def test_an_unknown_order_is_said_first_in_english(demo_services, erp_url):
+    answer = pipeline_for(demo_services, **erp_settings(erp_url)).ask("Where is my order 20240621-5566?")
+    assert answer.answer.startswith("No order with the number 20240621-5566 was found") and not answer.refused
+
+
+# -- a conversation about an order -----------------------------------------------------------------
+def conversation_pipeline_for(services, **groups) -> Pipeline:
+    """Like `pipeline_for`, with the demo's conversation memory."""
+    variant = services.variant(**groups)
+    return Pipeline(services.catalog, services.retriever(), services.reranker, variant.answer_chain,
+                    tools=variant.tool_stage, memory=services.memory)
+
+
+def test_a_follow_up_after_a_tracking_number_looks_up_the_order_named_earlier(demo_services, erp_url):
+    pipeline = conversation_pipeline_for(demo_services, **erp_settings(erp_url))
+    chat = "t:acceptance:tracking"
+    pipeline.ask("我的订单20240521-8892到哪了", conversation_id=chat)
+    pipeline.ask("快递单号是SF1402337788115吧 怎么一直在转运中心", conversation_id=chat)
+    answer = pipeline.ask("这个订单还能取消吗", conversation_id=chat)
+    [call] = answer.trace.tool_calls
+    assert call.arguments == {"order_no": "20240521-8892", "topic": "cancel"} and call.error is None
+    assert "不可取消" in answer.answer and "拒收" in answer.answer

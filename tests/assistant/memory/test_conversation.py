@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_topic_switch_follow_up_is_rewritten_and_answered_from_the_new_topic(demo_services):
     pipeline = demo_services.default_pipeline
@@ -12,6 +14,21 @@ def test_topic_switch_follow_up_is_rewritten_and_answered_from_the_new_topic(dem
     assert any(n.startswith("rewrite: topic switch") for n in follow.trace.notes)
     assert not follow.refused
     assert {c.doc_id for c in follow.citations} & {"returns-refunds", "payment-issues", "faq"}
+
+
+@pytest.mark.parametrize("first, standalone", [
+    ("电子发票怎么开？", "退款怎么办理？"),
+    ("确认收货后多久能开出电子发票？", "退款一般多久？"),
+])
+def test_refunds_after_an_invoice_question_are_answered_for_refunds_in_general(demo_services, first, standalone):
+    pipeline = demo_services.default_pipeline
+    conversation = f"t:chat2:{first}"
+    pipeline.ask(first, conversation_id=conversation)
+    follow = pipeline.ask("那退款呢？", conversation_id=conversation)
+    assert follow.trace.rewritten == standalone, "neither the invoice's verb nor its condition is inherited"
+    assert not follow.refused
+    assert "因支付渠道而异" in follow.answer or "取决于支付渠道" in follow.answer, follow.answer
+    assert "微信零钱" not in follow.answer, "one payment channel's case is not given as the rule for every refund"
 
 
 def test_the_same_follow_up_without_a_conversation_is_not_rewritten(demo_services):

@@ -42,3 +42,20 @@ def erp() -> SeedERP:
 @pytest.fixture
 def clock():
     return lambda: datetime(2024, 5, 22, 10, 22)
+
+
+@pytest.fixture(scope="session")
+def demo_erp_client(tmp_path_factory):
+    """A client of the real demo ERP service (the shipped seed orders), served on a free port."""
+    from assistant.app.erp_demo.service import (
+        BackgroundServer,
+        create_erp_app,
+        open_demo_store,
+    )
+    from assistant.erp.client import ERPClient
+
+    store = open_demo_store(tmp_path_factory.mktemp("erp"), SEED)
+    server = BackgroundServer(create_erp_app(store, "tools-test-token"))
+    yield ERPClient(server.start(), "tools-test-token", retries=0)
+    server.stop()
+    store.close()

@@ -109,3 +109,56 @@ def test_registry_describes_tools_in_the_openai_tools_format(erp):
     spec = ToolRegistry([OrderLookupTool(erp), ListOrdersTool(erp)]).specs()
     assert [s["function"]["name"] for s in spec] == ["lookup_order", "list_orders"]
     assert spec[0]["type"] == "function" and spec[0]["function"]["parameters"]["required"] == ["order_no"]
+
+
+# -- what the customer may do with an order, from the real demo ERP --------------------------------
+def lookup(client, order_no, topic, caller=STAFF):
+    return OrderLookupTool(client).call({"order_no": order_no, "topic": topic}, caller)
+
+
+def test_cancel_before_shipping_points_to_the_self_service_cancel_rule(demo_erp_client):
+    result = lookup(demo_erp_client, "20240501-0420", "cancel")
+    assert "物流状态：待发货" in result.facts
+    assert result.summary == "订单20240501-0420当前状态：已付款，待发货，物流状态：待发货。"
+    assert result.kb_query == "待发货订单怎么自助取消"
+
+
+def test_cancel_after_shipping_points_to_refusing_the_parcel_or_returning_it(demo_erp_client):
+    result = lookup(demo_erp_client, "20240521-8892", "cancel")
+    assert "已发货" in result.summary and "运输中" in result.summary
+    assert "拒收" in result.kb_query and "签收后申请退货" in result.kb_query
+
+
+def test_return_after_delivery_gives_the_delivery_time_and_the_seven_day_rule(demo_erp_client):
+    result = lookup(demo_erp_client, "20240518-3310", "return")
+    assert "2024-05-19 14:21 已签收" in result.summary
+    assert "七天无理由退货" in result.kb_query
+
+
+def test_a_returned_parcel_says_whether_the_warehouse_received_it(demo_erp_client):
+    result = lookup(demo_erp_client, "20240510-1207", "return")
+    assert "退货已签收入库" in result.summary and "退款状态：退款处理中" in result.facts
+    assert result.kb_query == "退货寄回后多久退款"
+
+
+def test_address_change_depends_on_whether_the_order_has_left_the_warehouse(demo_erp_client):
+    before = lookup(demo_erp_client, "20240501-0420", "address")
+    after = lookup(demo_erp_client, "20240521-8892", "address", CUSTOMER)
+    assert before.kb_query == "待发货订单怎么修改收货地址"
+    assert after.kb_query == "订单已出库后怎么改地址" and "顺丰速运 SF1402337788115" in after.summary
+    assert "张江路" not in after.facts and "上海市浦东新区****" in after.facts  # still masked for customers
+
+
+def test_english_summaries_of_order_intents_are_in_english(demo_erp_client):
+    result = lookup(demo_erp_client, "20240521-8892", "cancel")
+    assert result.summary_en == "Order 20240521-8892 status: shipped; shipping: in transit."
+
+
+def test_an_unknown_order_is_an_answer_that_says_so_cited_to_the_erp(demo_erp_client):
+    result = lookup(demo_erp_client, "20240521-8829", "cancel")
+    assert result.source_id == "erp:order:20240521-8829" and result.title == "ERP 订单系统"
+    assert result.summary.startswith("没有查到这个订单号（20240521-8829）")
+    assert result.summary_en.startswith("No order with the number 20240521-8829 was found")
+    assert result.kb_query == "各状态的订单能否取消", "the status is unknown too: the rule for every status"
+    assert lookup(demo_erp_client, "20240621-5566", "shipping").kb_query == "下单后多久发货"
+    assert lookup(demo_erp_client, "20240621-5566", "status").kb_query is None
