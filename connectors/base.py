@@ -7,11 +7,18 @@ Channels know nothing about the pipeline; the gateway sits between them.
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from connectors.settings import BotConfigError
+
+log = logging.getLogger(__name__)
 
 ChatType = Literal["p2p", "group"]
 
@@ -158,6 +165,20 @@ class CallbackResult:
     message: IncomingMessage | None = None
 
 
+@contextmanager
+def reading_payload(platform: str) -> Iterator[None]:
+    """A payload of an unexpected shape that slipped past the field checks is a 400, never a 500.
+
+    Parsers check every field they read (``require``, ``optional``, ``section``) and name it; this is
+    the net under them: it names the kind of failure, never the payload (it may hold personal data).
+    """
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, LookupError) as exc:
+        log.warning("%s: unreadable callback payload (%s)", platform, type(exc).__name__)
+        raise MalformedPayload(platform, f"the payload has an unexpected shape ({type(exc).__name__})") from None
+
+
 # ---------------------------------------------------------------- the interface
 
 
@@ -190,7 +211,8 @@ class Channel(ABC):
 
     def handle(self, request: CallbackRequest) -> CallbackResult:
         self.verify(request)
-        return self.parse(request)
+        with reading_payload(self.platform):
+            return self.parse(request)
 
     def admitted(self, message: IncomingMessage, admission: str) -> None:
         """What the gateway decided about ``message`` (see ``gateway.Admission``); most channels ignore it."""
@@ -211,7 +233,8 @@ class ChannelRegistry:
     def register(self, channel: Channel) -> Channel:
         key = (channel.platform, channel.bot)
         if key in self._channels:
-            raise ValueError(f"{channel.platform}: two bots are named {channel.bot!r}; give each a distinct name")
+            raise BotConfigError(channel.platform, channel.bot, "name",
+                                 f"two bots are named {channel.bot!r}; give each a distinct name")
         self._channels[key] = channel
         return channel
 
@@ -232,14 +255,51 @@ class ChannelRegistry:
             channel.close()
 
 
-def require(mapping: Any, key: str, platform: str, kind: type = str) -> Any:
-    """``mapping[key]`` checked for type, or :class:`MalformedPayload` naming the field."""
+_KIND_NAMES = {
+    str: "a string", dict: "an object", list: "a list", int: "a number", float: "a number", bool: "true or false",
+}
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(dict.fromkeys(_KIND_NAMES.get(k, k.__name__) for k in kinds))
+
+
+def require(mapping: Any, key: str, platform: str, kind: type | tuple[type, ...] = str, *, where: str = "") -> Any:
+    """``mapping[key]`` checked for type (a string must not be empty), or :class:`MalformedPayload`
+    naming the field; ``where`` is the path of ``mapping`` in the payload (``"event.message."``)."""
     if not isinstance(mapping, dict):
-        raise MalformedPayload(platform, f"expected an object holding {key!r}")
+        raise MalformedPayload(platform, f"expected an object holding {where + key!r}")
     value = mapping.get(key)
     if not isinstance(value, kind) or (kind is str and not value):
-        raise MalformedPayload(platform, f"field {key!r} is missing or not a {kind.__name__}")
+        raise MalformedPayload(platform, f"field {where + key!r} is missing or not {_kind_name(kind)}")
     return value
+
+
+def optional(
+    mapping: dict, key: str, platform: str, kind: type | tuple[type, ...] = str, default: Any = None, *, where: str = ""
+) -> Any:
+    """``mapping[key]`` checked for type when present (``null`` counts as absent), else ``default``;
+    :class:`MalformedPayload` naming the field when it has another type."""
+    value = mapping.get(key)
+    if value is None:
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):  # True is an int
+        raise MalformedPayload(platform, f"field {where + key!r} is not {_kind_name(kind)}")
+    return value
+
+
+def section(mapping: dict, key: str, platform: str, *, where: str = "") -> dict:
+    """A nested object of the payload: ``{}`` when absent, :class:`MalformedPayload` when not an object."""
+    return optional(mapping, key, platform, dict, {}, where=where)
+
+
+def host_of(url: str) -> str:
+    """The host (and port) of a URL, for messages: never its user:password@ or query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def close_loop(loop: Any) -> None:

@@ -34,7 +34,11 @@ from connectors.base import (
     SignatureInvalid,
     StaleTimestamp,
     close_loop,
+    host_of,
+    optional,
+    reading_payload,
     require,
+    section,
 )
 from connectors.crypto import dingtalk_robot_sign, same
 from connectors.settings import DingTalkBot
@@ -82,11 +86,13 @@ class DingTalkChannel(Channel):
         return CallbackResult(CallbackResponse(), self.message_from(data))
 
     def message_from(self, data: Any) -> IncomingMessage | None:
-        """The robot message JSON (HTTP body or Stream ``data``) as an :class:`IncomingMessage`."""
+        """The robot message JSON (HTTP body or Stream ``data``) as an :class:`IncomingMessage`;
+        :class:`MalformedPayload` naming the field that is missing or of the wrong type."""
         message_id = require(data, "msgId", PLATFORM)
         conversation_id = require(data, "conversationId", PLATFORM)
-        sender = data.get("senderStaffId") or require(data, "senderId", PLATFORM)
-        group = str(data.get("conversationType", "1")) == "2"
+        staff_id = optional(data, "senderStaffId", PLATFORM, str, "")
+        sender = staff_id or require(data, "senderId", PLATFORM)
+        group = str(optional(data, "conversationType", PLATFORM, (str, int), "1")) == "2"
         return IncomingMessage(
             platform=PLATFORM,
             bot=self.bot,
@@ -94,13 +100,14 @@ class DingTalkChannel(Channel):
             chat_id=conversation_id,
             chat_type="group" if group else "p2p",
             sender_id=sender,
-            sender_name=str(data.get("senderNick", "")),
+            sender_name=optional(data, "senderNick", PLATFORM, str, ""),
             text=_text_of(data),
-            mentioned=bool(data.get("isInAtList", True)) if group else True,  # groups deliver @-mentions only
+            # groups deliver @-mentions only
+            mentioned=optional(data, "isInAtList", PLATFORM, bool, True) if group else True,
             reply={
-                "webhook": data.get("sessionWebhook", ""),
-                "webhook_expires_ms": int(data.get("sessionWebhookExpiredTime") or 0),
-                "staff_id": data.get("senderStaffId", ""),
+                "webhook": optional(data, "sessionWebhook", PLATFORM, str, ""),
+                "webhook_expires_ms": _milliseconds(data, "sessionWebhookExpiredTime"),
+                "staff_id": staff_id,
                 "group": group,
             },
         )
@@ -167,7 +174,7 @@ class DingTalkChannel(Channel):
         try:
             response = self.http.post(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise SendFailed(PLATFORM, f"could not reach {urlparse(url).netloc}: {type(exc).__name__}") from None
+            raise SendFailed(PLATFORM, f"could not reach {host_of(url)}: {type(exc).__name__}") from None
         if response.status_code >= 400:
             raise SendFailed(PLATFORM, f"HTTP {response.status_code} from {urlparse(url).path}")
         try:
@@ -177,13 +184,21 @@ class DingTalkChannel(Channel):
 
 
 def _text_of(data: dict) -> str:
-    msgtype = data.get("msgtype", "text")
+    msgtype = optional(data, "msgtype", PLATFORM, str, "text")
     if msgtype == "text":
-        return str((data.get("text") or {}).get("content", "")).strip()
+        return optional(section(data, "text", PLATFORM), "content", PLATFORM, str, "", where="text.").strip()
     if msgtype == "richText":
-        rich = (data.get("content") or {}).get("richText") or []
+        rich = optional(section(data, "content", PLATFORM), "richText", PLATFORM, list, [], where="content.")
         return "".join(str(part.get("text", "")) for part in rich if isinstance(part, dict)).strip()
     return ""  # pictures, files, audio: nothing to search with
+
+
+def _milliseconds(data: dict, key: str) -> int:
+    value = optional(data, key, PLATFORM, (int, str), 0)
+    try:
+        return int(value)
+    except ValueError:
+        raise MalformedPayload(PLATFORM, f"field {key!r} is not a number of milliseconds") from None
 
 
 # ---------------------------------------------------------------- Stream mode
@@ -245,7 +260,8 @@ def _make_client(runner: DingTalkStreamRunner) -> Any:
     class Handler(dingtalk_stream.CallbackHandler):
         async def process(self, callback: Any) -> tuple[int, str]:
             try:
-                message = channel.message_from(callback.data)
+                with reading_payload(PLATFORM):
+                    message = channel.message_from(callback.data)
             except MalformedPayload as exc:
                 log.warning("%s", exc)
                 return dingtalk_stream.AckMessage.STATUS_BAD_REQUEST, "malformed"

@@ -39,9 +39,14 @@ from connectors.base import (
     SignatureInvalid,
     StaleTimestamp,
     close_loop,
+    host_of,
+    optional,
+    reading_payload,
+    require,
+    section,
 )
 from connectors.crypto import FeishuCipher, same
-from connectors.settings import FeishuBot
+from connectors.settings import BotConfigError, FeishuBot
 from connectors.tokens import TokenCache
 
 log = logging.getLogger(__name__)
@@ -62,7 +67,8 @@ class FeishuChannel(Channel):
 
     def __init__(self, config: FeishuBot, http: httpx.Client, *, clock: Callable[[], float] = time.time):
         if config.mode == "http" and config.encrypt_key is None and config.verification_token is None:
-            raise ValueError(f"feishu bot {config.name!r}: set encrypt_key (recommended) or verification_token")
+            raise BotConfigError(PLATFORM, config.name, "encrypt_key / verification_token",
+                                 "set encrypt_key (recommended) or verification_token for HTTP callbacks")
         self.config = config
         self.bot = config.name
         self.http = http
@@ -82,7 +88,8 @@ class FeishuChannel(Channel):
                 raise MalformedPayload(PLATFORM, "url_verification without a challenge")
             return CallbackResult(CallbackResponse.json(json.dumps({"challenge": challenge})))
         self.verify(request)
-        return self._event(payload)
+        with reading_payload(PLATFORM):
+            return self._event(payload)
 
     def verify(self, request: CallbackRequest) -> None:
         """The request signature (when an Encrypt Key is set) and its timestamp window."""
@@ -110,33 +117,41 @@ class FeishuChannel(Channel):
             return None  # v1 events carry no messages we answer
         if header.get("event_type") != MESSAGE_EVENT:
             return None
-        event = payload.get("event") or {}
-        message = event.get("message") if isinstance(event, dict) else None
-        sender = ((event.get("sender") or {}).get("sender_id") or {}) if isinstance(event, dict) else {}
-        if not isinstance(message, dict) or not message.get("message_id") or not message.get("chat_id"):
+        event = section(payload, "event", PLATFORM)
+        message = section(event, "message", PLATFORM, where="event.")
+        sender = section(section(event, "sender", PLATFORM, where="event."), "sender_id", PLATFORM, where="event.sender.")
+        if not message.get("message_id") or not message.get("chat_id"):
             raise MalformedPayload(PLATFORM, "im.message.receive_v1 without message.message_id / chat_id")
-        open_id = sender.get("open_id") or sender.get("user_id") or ""
+        message_id = require(message, "message_id", PLATFORM, where="event.message.")
+        chat_id = require(message, "chat_id", PLATFORM, where="event.message.")
+        ids = ("open_id", "user_id")
+        open_id = next((v for k in ids if (v := optional(sender, k, PLATFORM, where="event.sender.sender_id."))), "")
         if not open_id:
             raise MalformedPayload(PLATFORM, "im.message.receive_v1 without sender.sender_id.open_id")
         group = message.get("chat_type") != "p2p"
+        event_id = optional(header, "event_id", PLATFORM, (str, int), where="header.")
         return IncomingMessage(
             platform=PLATFORM,
             bot=self.bot,
-            message_id=str(header.get("event_id") or message["message_id"]),
-            chat_id=message["chat_id"],
+            message_id=str(event_id or message_id),
+            chat_id=chat_id,
             chat_type="group" if group else "p2p",
             sender_id=open_id,
             text=_text_of(message),
             mentioned=self._mentions_bot(message) if group else True,
-            reply={"message_id": message["message_id"], "open_id": open_id},
+            reply={"message_id": message_id, "open_id": open_id},
         )
 
     def _mentions_bot(self, message: dict) -> bool:
         """Groups deliver @-mentions only, unless the app may read every message: then check the id."""
-        mentions = [m for m in message.get("mentions") or [] if isinstance(m, dict)]
+        listed = optional(message, "mentions", PLATFORM, list, [], where="event.message.")
+        mentions = [m for m in listed if isinstance(m, dict)]
         if not self.config.bot_open_id:
             return bool(mentions)
-        return any((m.get("id") or {}).get("open_id") == self.config.bot_open_id for m in mentions)
+        return any(
+            section(m, "id", PLATFORM, where="event.message.mentions[].").get("open_id") == self.config.bot_open_id
+            for m in mentions
+        )
 
     def _open(self, request: CallbackRequest) -> dict:
         """The event JSON: decrypted when encrypted; a plain body is refused once a key is set."""
@@ -218,7 +233,7 @@ class FeishuChannel(Channel):
         try:
             response = self.http.post(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise SendFailed(PLATFORM, f"could not reach {urlparse(url).netloc}: {type(exc).__name__}") from None
+            raise SendFailed(PLATFORM, f"could not reach {host_of(url)}: {type(exc).__name__}") from None
         try:
             result = response.json()
         except ValueError:
@@ -227,17 +242,23 @@ class FeishuChannel(Channel):
 
 
 def _text_of(message: dict) -> str:
+    kind = message.get("message_type")
+    if kind not in ("text", "post"):
+        return ""  # pictures, files, stickers: nothing to search with
     try:
-        content = json.loads(message.get("content") or "{}")
+        content = json.loads(optional(message, "content", PLATFORM, str, "", where="event.message.") or "{}")
     except ValueError:
         raise MalformedPayload(PLATFORM, "message.content is not JSON") from None
-    if message.get("message_type") == "text":
+    if not isinstance(content, dict):
+        raise MalformedPayload(PLATFORM, "message.content is not a JSON object")
+    if kind == "text":
         text = str(content.get("text", ""))
-    elif message.get("message_type") == "post":
-        post = content.get("content") if "content" in content else next(iter(content.values()), {}).get("content", [])
-        text = " ".join(str(el.get("text", "")) for line in post or [] for el in line if isinstance(el, dict))
-    else:
-        return ""
+    else:  # a post: {"title", "content": [[elements]]}, possibly inside one language key ("zh_cn")
+        post = content if "content" in content else next(iter(content.values()), {})
+        lines = optional(post if isinstance(post, dict) else {}, "content", PLATFORM, list, [], where="message.content.")
+        if not isinstance(post, dict) or not all(isinstance(line, list) for line in lines):
+            raise MalformedPayload(PLATFORM, "message.content is not a post (lines of elements)")
+        text = " ".join(str(el.get("text", "")) for line in lines for el in line if isinstance(el, dict))
     return _MENTION_KEY.sub("", text).strip()
 
 
@@ -277,7 +298,8 @@ class FeishuLongConnectionRunner:
         import lark_oapi as lark
 
         try:
-            message = self.channel.message_from(json.loads(lark.JSON.marshal(event)))
+            with reading_payload(PLATFORM):
+                message = self.channel.message_from(json.loads(lark.JSON.marshal(event)))
         except MalformedPayload as exc:
             log.warning("%s", exc)
             return

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import urlparse
 from xml.etree import ElementTree
 
 import httpx
+from pydantic import SecretStr
 
 from connectors.base import (
     CallbackRequest,
@@ -30,9 +30,11 @@ from connectors.base import (
     SendFailed,
     SignatureInvalid,
     StaleTimestamp,
+    host_of,
+    reading_payload,
 )
 from connectors.crypto import WXBizMsgCrypt
-from connectors.settings import WeComAppBot
+from connectors.settings import BotConfigError, WeComAppBot
 from connectors.tokens import TokenCache
 
 PLATFORM = "wecom"
@@ -68,6 +70,16 @@ def url_check(crypt: WXBizMsgCrypt, request: CallbackRequest) -> CallbackResult:
     return CallbackResult(CallbackResponse(200, plain.encode()))
 
 
+def callback_crypt(platform: str, bot: str, token: SecretStr, aes_key: SecretStr, receive_id: str) -> WXBizMsgCrypt:
+    """The bot's callback crypto, or :class:`BotConfigError` naming the bot and the field (not the key)."""
+    try:
+        return WXBizMsgCrypt(token.get_secret_value(), aes_key.get_secret_value(), receive_id, platform=platform)
+    except ValueError:
+        raise BotConfigError(
+            platform, bot, "encoding_aes_key", "must be 43 base64 characters (32 bytes once decoded)"
+        ) from None
+
+
 def parse_xml(data: bytes | str, platform: str) -> dict[str, str]:
     """The child elements of a flat ``<xml>`` document (no DTDs: WeCom never sends one)."""
     raw = data.encode() if isinstance(data, str) else data
@@ -75,7 +87,7 @@ def parse_xml(data: bytes | str, platform: str) -> dict[str, str]:
         raise MalformedPayload(platform, "XML with a DTD is refused")
     try:
         root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, LookupError, ValueError):  # LookupError: an unknown declared encoding
         raise MalformedPayload(platform, "body is not well-formed XML") from None
     return {child.tag: (child.text or "") for child in root}
 
@@ -94,7 +106,8 @@ class WXBizCallback(Channel):
             return url_check(self.crypt, request)
         encrypt = self._encrypt_of(request)  # the envelope is parsed once on the hot path
         self._verify(request, encrypt)
-        return self._parse(encrypt)
+        with reading_payload(self.platform):
+            return self._parse(encrypt)
 
     def verify(self, request: CallbackRequest) -> None:
         self._verify(request, self._encrypt_of(request))
@@ -124,10 +137,7 @@ class WeComAppChannel(WXBizCallback):
         self.bot = config.name
         self.http = http
         self._clock = clock
-        self.crypt = WXBizMsgCrypt(
-            config.token.get_secret_value(), config.encoding_aes_key.get_secret_value(), config.corp_id,
-            platform=PLATFORM,
-        )
+        self.crypt = callback_crypt(PLATFORM, config.name, config.token, config.encoding_aes_key, config.corp_id)
         self.tokens = TokenCache(self._fetch_token)
 
     def _parse(self, encrypt: str) -> CallbackResult:
@@ -190,7 +200,7 @@ class WeComAppChannel(WXBizCallback):
             response = self.http.request(method, url, **kwargs)
             result = response.json()
         except httpx.HTTPError as exc:
-            raise SendFailed(PLATFORM, f"could not reach {urlparse(url).netloc}: {type(exc).__name__}") from None
+            raise SendFailed(PLATFORM, f"could not reach {host_of(url)}: {type(exc).__name__}") from None
         except ValueError:
             raise SendFailed(PLATFORM, f"{path} answered without JSON") from None
         return result if isinstance(result, dict) else {}

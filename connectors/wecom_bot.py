@@ -37,11 +37,13 @@ from connectors.base import (
     ReceiverMismatch,
     SendFailed,
     close_loop,
+    optional,
+    reading_payload,
     require,
+    section,
 )
-from connectors.crypto import WXBizMsgCrypt
-from connectors.settings import WeComAIBot
-from connectors.wecom import WXBizCallback
+from connectors.settings import BotConfigError, WeComAIBot
+from connectors.wecom import WXBizCallback, callback_crypt
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +58,18 @@ def message_from_body(body: Any, bot: str, reply: dict[str, Any]) -> IncomingMes
     msgid = require(body, "msgid", PLATFORM)
     if body.get("msgtype") != "text":
         return None
-    user = (body.get("from") or {}).get("userid", "")
+    user = optional(section(body, "from", PLATFORM), "userid", PLATFORM, str, "", where="from.")
     if not user:
         raise MalformedPayload(PLATFORM, "message without from.userid")
     group = body.get("chattype") == "group"
-    text = str((body.get("text") or {}).get("content", "")).strip()
+    text = optional(section(body, "text", PLATFORM), "content", PLATFORM, str, "", where="text.").strip()
     if group:
         text = _LEADING_MENTION.sub("", text)  # "@客服助手 question": the bot's own name
     return IncomingMessage(
         platform=PLATFORM,
         bot=bot,
         message_id=msgid,
-        chat_id=body.get("chatid") or user,
+        chat_id=optional(body, "chatid", PLATFORM, str, "") or user,
         chat_type="group" if group else "p2p",
         sender_id=user,
         text=text,
@@ -99,14 +101,12 @@ class WeComBotChannel(WXBizCallback):
         self, config: WeComAIBot, http: httpx.Client | None = None, *, clock: Callable[[], float] = time.time
     ):
         if config.token is None or config.encoding_aes_key is None:
-            raise ValueError(f"wecom_bot {config.name!r}: http mode needs token and encoding_aes_key")
+            raise BotConfigError(PLATFORM, config.name, "token / encoding_aes_key", "http mode needs both")
         self.config = config
         self.bot = config.name
         self.http = http
         self._clock = clock
-        self.crypt = WXBizMsgCrypt(
-            config.token.get_secret_value(), config.encoding_aes_key.get_secret_value(), "", platform=PLATFORM
-        )
+        self.crypt = callback_crypt(PLATFORM, config.name, config.token, config.encoding_aes_key, "")
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
 
@@ -120,11 +120,11 @@ class WeComBotChannel(WXBizCallback):
         if self.config.bot_id and body.get("aibotid") not in (None, self.config.bot_id):
             raise ReceiverMismatch(PLATFORM, "message is addressed to another aibotid")
         if body.get("msgtype") == "stream":  # WeCom polling a stream we opened
-            stream_id = str((body.get("stream") or {}).get("id", ""))
+            stream_id = optional(section(body, "stream", PLATFORM), "id", PLATFORM, str, "", where="stream.")
             return CallbackResult(self._stream_reply(stream_id))
         msgid = require(body, "msgid", PLATFORM)
         stream_id = stream_id_for(msgid)
-        reply = {"stream_id": stream_id, "response_url": str(body.get("response_url") or "")}
+        reply = {"stream_id": stream_id, "response_url": optional(body, "response_url", PLATFORM, str, "")}
         message = message_from_body(body, self.bot, reply)
         if message is None:
             return CallbackResult(CallbackResponse())
@@ -208,7 +208,7 @@ class WeComBotSocketChannel(Channel):
 
     def __init__(self, config: WeComAIBot, *, timeout_s: float = 10.0):
         if config.secret is None or not config.bot_id:
-            raise ValueError(f"wecom_bot {config.name!r}: websocket mode needs bot_id and secret")
+            raise BotConfigError(PLATFORM, config.name, "bot_id / secret", "websocket mode needs both")
         self.config = config
         self.bot = config.name
         self.timeout_s = timeout_s
@@ -255,10 +255,11 @@ class WeComBotRunner:
             self._thread.join(timeout)
 
     def _on_text(self, frame: dict) -> None:
-        body = frame.get("body") or {}
         try:
-            msgid = require(body, "msgid", PLATFORM)
-            message = message_from_body(body, self.channel.bot, {"frame": frame, "stream_id": stream_id_for(msgid)})
+            with reading_payload(PLATFORM):
+                body = section(frame, "body", PLATFORM)
+                msgid = require(body, "msgid", PLATFORM)
+                message = message_from_body(body, self.channel.bot, {"frame": frame, "stream_id": stream_id_for(msgid)})
         except MalformedPayload as exc:
             log.warning("%s", exc)
             return

@@ -7,6 +7,11 @@ Order matters for readers and for crashes:
 A crash before 2 leaves the old version live and some invisible orphans; a crash after 2 leaves the
 new version live and some invisible leftovers. Either way no reader sees half a document, and the
 catalog's ledger (chunks staged before step 1, retired in step 2) tells any process later what to purge.
+
+Everything that can refuse a file is decided before step 1 (its id, its size, its text and chunk counts),
+so a refused file costs no embedding and leaves nothing behind. A document holds at most
+``max_document_chars`` characters of text and ``max_document_chunks`` chunks: a small DOCX can inflate
+to megabytes of XML, and embedding it would hold the only ingestion worker for many minutes.
 """
 
 from __future__ import annotations
@@ -14,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +32,9 @@ from assistant.storage.interfaces import Catalog, KeywordIndex, VectorIndex, Vis
 from assistant.storage.janitor import IndexJanitor
 from assistant.text.tokenize import Tokenizer
 from ingest.chunking import chunk_document
+from ingest.ids import document_id, same_file_name, shown, slug, taken_by_another_file
 from ingest.loaders.base import LoadedDocument, load_file
+from ingest.metadata import describe
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,14 @@ ProgressCallback = Callable[["IngestResult"], None]
 EMBED_BATCH = 128
 SWITCH_GROUP = 50  # documents switched per hold of the visibility gate
 STAGE_TTL_SECONDS = 3600.0  # staged chunks not live by then were left by a writer that died
+# A 300-page SOP holds ~1,000 (Chinese) to ~3,500 (dense English) characters a page, and makes at most
+# ~20 chunks a page (the demo SOPs make one per 85 characters: short sections): 5,000 characters and
+# 20 chunks a page for 300 pages. The 9.5 MB-of-XML DOCX that made 9,834 chunks is over both.
+MAX_DOCUMENT_CHARS = 1_500_000
+MAX_DOCUMENT_CHUNKS = 6_000
+COMMIT_CHUNKS = 5_000  # a batch is switched in groups of files holding about this many chunks (memory)
+
+__all__ = ["MAX_DOCUMENT_CHARS", "MAX_DOCUMENT_CHUNKS", "IngestResult", "Ingestor", "embedding_text", "slug"]
 
 
 @dataclass
@@ -62,13 +75,6 @@ class _Plan:
     warnings: list[str]
 
 
-def slug(name: str) -> str:
-    """A document id from a file name: keeps letters (Chinese too), digits, '-', '_' and '.'."""
-    stem = unicodedata.normalize("NFKC", Path(name).stem).strip().lower()
-    stem = re.sub(r"[^\w.-]+", "-", stem).strip("-.")
-    return stem or hashlib.sha1(name.encode()).hexdigest()[:12]
-
-
 def embedding_text(chunk: Chunk) -> str:
     """What the vector index embeds: an FAQ by its question; a passage with its heading path."""
     if chunk.kind == "faq" and chunk.question:
@@ -89,6 +95,8 @@ class Ingestor:
         chunk_size: int = 400,
         chunk_overlap: int = 60,
         max_bytes: int = 50 * 1024 * 1024,
+        max_document_chars: int = MAX_DOCUMENT_CHARS,
+        max_document_chunks: int = MAX_DOCUMENT_CHUNKS,
         with_vectors: bool = True,
         stage_ttl_seconds: float = STAGE_TTL_SECONDS,
     ):
@@ -101,6 +109,8 @@ class Ingestor:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.max_bytes = max_bytes
+        self.max_document_chars = max_document_chars
+        self.max_document_chunks = max_document_chunks
         self.with_vectors = with_vectors  # False only for keyword-only evaluation runs
         self.stage_ttl_seconds = stage_ttl_seconds
         self.janitor = IndexJanitor(catalog, keyword, vector, gate)
@@ -123,8 +133,9 @@ class Ingestor:
     ) -> list[IngestResult]:
         """Ingest several files with batched, pipelined embedding; each document switches atomically.
 
-        A file that fails (unreadable, too big, empty...) gets a failed result naming it; the
-        others still go in.
+        A file that fails (unreadable, too big, empty, its id taken by another file...) gets a
+        failed result naming it; the others still go in. Files are switched in groups holding about
+        ``COMMIT_CHUNKS`` chunks, so a batch of many large files is never all in memory at once.
         """
         metas = list(metas) if metas is not None else [DocumentMeta() for _ in paths]
         sources = list(sources) if sources is not None else [None] * len(paths)
@@ -132,21 +143,39 @@ class Ingestor:
             self.catalog.require_kb(kb)
         except AssistantError as exc:
             return [IngestResult(source=s or Path(p).name, status="failed", error=str(exc)) for p, s in zip(paths, sources)]
+        claimed: dict[str, str] = {}  # document id -> the file of this batch that has it
+        results: list[IngestResult] = []
         outcomes: list[_Plan | IngestResult] = []
+        held = 0
         for path, meta, source in zip(paths, metas, sources):
-            outcomes.append(self._plan_file(Path(path), kb, meta, source or Path(path).name))
-        return self._commit(kb, outcomes, on_result)
+            outcome = self._plan_file(Path(path), kb, meta, source or Path(path).name, claimed)
+            outcomes.append(outcome)
+            held += len(outcome.chunks) if isinstance(outcome, _Plan) else 0
+            if held >= COMMIT_CHUNKS:
+                results += self._commit(kb, outcomes, on_result)
+                outcomes, held = [], 0
+        return results + (self._commit(kb, outcomes, on_result) if outcomes else [])
 
     def ingest_batch(
         self, items: list[tuple[LoadedDocument, DocumentMeta, str]], kb: str
     ) -> list[IngestResult]:
         """Ingest already-loaded documents (eval corpora): (loaded, metadata with an id, source)."""
         self.catalog.require_kb(kb)
-        outcomes = [self._plan(loaded, kb, meta, source, content_hash="") for loaded, meta, source in items]
+        claimed: dict[str, str] = {}
+        outcomes: list[_Plan | IngestResult] = []
+        for loaded, meta, source in items:
+            target = self._target(kb, meta, source, claimed)
+            outcomes.append(target if isinstance(target, IngestResult) else
+                            self._plan(loaded, kb, meta, source, target, content_hash=""))
         return self._commit(kb, outcomes, None)
 
     # -- planning ------------------------------------------------------------------------------
-    def _plan_file(self, path: Path, kb: str, meta: DocumentMeta, source: str) -> _Plan | IngestResult:
+    def _plan_file(
+        self, path: Path, kb: str, meta: DocumentMeta, source: str, claimed: dict[str, str]
+    ) -> _Plan | IngestResult:
+        target = self._target(kb, meta, source, claimed)
+        if isinstance(target, IngestResult):
+            return target
         try:
             size = path.stat().st_size if path.exists() else 0
             if size > self.max_bytes:
@@ -156,45 +185,78 @@ class Ingestor:
             data_hash = hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
             loaded = load_file(path)
         except AssistantError as exc:
-            message = f"{source}: {exc.problem if isinstance(exc, IngestError) else exc}"
-            return IngestResult(source=source, status="failed", doc_id=meta.id, error=message)
-        return self._plan(loaded, kb, meta, source, content_hash=data_hash)
+            message = f"{shown(source)}: {exc.problem if isinstance(exc, IngestError) else exc}"
+            return IngestResult(source=source, status="failed", doc_id=target[0], error=message)
+        return self._plan(loaded, kb, meta, source, target, content_hash=data_hash)
+
+    def _target(
+        self, kb: str, meta: DocumentMeta, source: str, claimed: dict[str, str]
+    ) -> tuple[str, Document | None] | IngestResult:
+        """The document a file goes in as (its id and the stored document, if any), or why it may not.
+
+        See ``ingest/ids.py``: an id derived from the file name never silently takes another file's.
+        """
+        try:
+            doc_id = document_id(source, meta.id)
+        except IngestError as exc:
+            return IngestResult(source=source, status="failed", doc_id=meta.id, error=str(exc))
+
+        def refused(error: str) -> IngestResult:
+            return IngestResult(source=source, status="failed", doc_id=doc_id, error=error)
+
+        if doc_id in claimed:
+            return refused(taken_by_another_file(source, doc_id, claimed[doc_id], same_upload=True))
+        existing = self.catalog.get_document(doc_id)
+        if existing and existing.kb != kb:
+            return refused(
+                f"{shown(source)}: document id {doc_id!r} already belongs to knowledge base {existing.kb!r}; "
+                "delete it there or give this one another id"
+            )
+        if existing and meta.id is None and existing.source and not same_file_name(existing.source, source):
+            return refused(taken_by_another_file(source, doc_id, existing.source, same_upload=False))
+        claimed[doc_id] = source
+        return doc_id, existing
 
     def _plan(
-        self, loaded: LoadedDocument, kb: str, meta: DocumentMeta, source: str, *, content_hash: str
+        self,
+        loaded: LoadedDocument,
+        kb: str,
+        meta: DocumentMeta,
+        source: str,
+        target: tuple[str, Document | None],
+        *,
+        content_hash: str,
     ) -> _Plan | IngestResult:
-        doc_id = meta.id or slug(source)
-        self.tokenizer.add_terms(meta.tags)  # a tag is domain vocabulary: keep it one word from now on
+        doc_id, existing = target
+
+        def refused(problem: str) -> IngestResult:
+            return IngestResult(source=source, status="failed", doc_id=doc_id, error=f"{shown(source)}: {problem}")
+
+        described = describe(meta, loaded, existing)  # what is not given keeps its stored value
+        self.tokenizer.add_terms(described.tags)  # a tag is domain vocabulary: keep it one word from now on
         settings_hash = hashlib.sha256(
             json.dumps(
-                [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, meta.model_dump()],
+                [content_hash, self.chunk_size, self.chunk_overlap, self.embedder.name, described.as_dict()],
                 ensure_ascii=False,
             ).encode()
         ).hexdigest()
-        existing = self.catalog.get_document(doc_id)
-        if content_hash and existing and existing.kb == kb and existing.content_hash == settings_hash:
+        if content_hash and existing and existing.content_hash == settings_hash:
             return IngestResult(source=source, status="unchanged", doc_id=doc_id, chunks=len(self.catalog.chunk_ids(doc_id)))
-        if existing and existing.kb != kb:
-            return IngestResult(
-                source=source, status="failed", doc_id=doc_id,
-                error=f"{source}: document id {doc_id!r} already belongs to knowledge base {existing.kb!r}; "
-                "delete it there or give this one another id",
+        chars = sum(len(b.text) + len(b.question or "") for b in loaded.blocks)
+        if chars > self.max_document_chars:
+            return refused(
+                f"its text is {chars:,} characters, more than {self.max_document_chars:,} characters "
+                "for one document; split the document into smaller files"
             )
-        doc = Document(
-            id=doc_id,
-            kb=kb,
-            title=meta.title or loaded.title,
-            source=source,
-            version=meta.version or loaded.version,
-            effective_date=meta.effective_date or loaded.effective_date,
-            owner=meta.owner,
-            tags=meta.tags,
-            url=meta.url,
-            content_hash=settings_hash,
-        )
+        doc = Document(id=doc_id, kb=kb, source=source, content_hash=settings_hash, **described.as_dict())
         chunks = chunk_document(doc_id, kb, loaded, size=self.chunk_size, overlap=self.chunk_overlap)
         if not chunks:
-            return IngestResult(source=source, status="failed", doc_id=doc_id, error=f"{source}: no text to index")
+            return refused("no text to index")
+        if len(chunks) > self.max_document_chunks:
+            return refused(
+                f"it makes {len(chunks):,} chunks, more than {self.max_document_chunks:,} chunks "
+                "for one document; split the document into smaller files"
+            )
         live = set(self.catalog.chunk_ids(doc_id)) if existing else set()
         fresh = [c for c in chunks if c.id not in live]
         return _Plan(doc=doc, chunks=chunks, fresh=fresh, replaces=existing is not None, warnings=list(loaded.warnings))
@@ -226,7 +288,7 @@ class Ingestor:
                     except AssistantError as exc:
                         self._discard(kb, [c.id for c in outcome.fresh])
                         results.append(IngestResult(source=outcome.doc.source, status="failed",
-                                                    doc_id=outcome.doc.id, error=f"{outcome.doc.source}: {exc}"))
+                                                    doc_id=outcome.doc.id, error=f"{shown(outcome.doc.source)}: {exc}"))
                         continue
                     removed.extend(replacement.removed_ids)
                     results.append(IngestResult(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
@@ -95,12 +96,21 @@ class LLMClient:
     ):
         self.name = name
         self.base_url = base_url.rstrip("/")
+        self.shown_url = shown_url(self.base_url)  # what messages call it: no user:pass@, no query
         self.model = model
         self.timeout = timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        self._scrub = (lambda text: text.replace(key, "***")) if key else (lambda text: text)
+        parts = urlsplit(self.base_url)
+        secrets = sorted({s for s in (key, parts.password, parts.query) if s}, key=len, reverse=True)
+
+        def scrub(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, "***")
+            return text
+
+        self._scrub = scrub
         headers = {"content-type": "application/json"}
         if key:
             headers["authorization"] = f"Bearer {key}"
@@ -109,7 +119,7 @@ class LLMClient:
         )
 
     def __repr__(self) -> str:
-        return f"LLMClient(name={self.name!r}, base_url={self.base_url!r}, model={self.model!r})"
+        return f"LLMClient(name={self.name!r}, base_url={self.shown_url!r}, model={self.model!r})"
 
     def complete(
         self,
@@ -179,7 +189,7 @@ class LLMClient:
         except httpx.TimeoutException:
             raise LLMTimeout(self.name, f"no answer within {self.timeout:g} s") from None
         except httpx.TransportError as exc:
-            raise LLMUnavailable(self.name, f"cannot reach {self.base_url} ({exc.__class__.__name__})") from None
+            raise LLMUnavailable(self.name, f"cannot reach {self.shown_url} ({exc.__class__.__name__})") from None
 
     def _events(self, body: dict[str, Any], started: float) -> Iterator[tuple[str, int, str]]:
         """Server-sent events of a streamed completion as ("text", 0, piece) or ("name"/"arguments", index, piece)."""
@@ -213,9 +223,9 @@ class LLMClient:
             return
         detail = self._scrub(response.text[:200].replace("\n", " "))  # some endpoints echo the key
         if status >= 500 or status == 429:
-            raise LLMUnavailable(self.name, f"{self.base_url} answered {status}: {detail}")
+            raise LLMUnavailable(self.name, f"{self.shown_url} answered {status}: {detail}")
         hint = "check the base_url, model and api_key of this backend in ASSISTANT_LLM__BACKENDS"
-        raise LLMBadResponse(self.name, f"{self.base_url} answered {status}: {detail}; {hint}")
+        raise LLMBadResponse(self.name, f"{self.shown_url} answered {status}: {detail}; {hint}")
 
 
 def _parse_completion(name: str, response: httpx.Response) -> Completion:
@@ -276,3 +286,12 @@ class LLMAnswerer:
             raise UnsupportedAnswer(checked)
         trace.notes.extend(checked.notes())
         return Answer(question=question, answer=checked.text, refused=False, citations=checked.citations, trace=trace)
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages may show it: without credentials (``user:pass@``) or a query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

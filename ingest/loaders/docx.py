@@ -93,6 +93,13 @@ def load_docx(path: Path) -> LoadedDocument:
     title: str | None = None
     para: list[str] = []
     pictures = _Pictures(document, path.name)
+    style_names: dict[str | None, str] = {}  # python-docx looks a style up in O(styles) each time
+
+    def style_of(element, p: Paragraph) -> str:
+        style_id = element.style  # the paragraph's pStyle id (CT_P.style), None for the default style
+        if style_id not in style_names:
+            style_names[style_id] = (p.style.name if p.style is not None else "") or ""
+        return style_names[style_id]
 
     def flush() -> None:
         if para:
@@ -115,7 +122,8 @@ def load_docx(path: Path) -> LoadedDocument:
             if not text:
                 flush()
                 continue
-            level = _heading_level(p.style.name if p.style is not None else "")
+            style = style_of(element, p)
+            level = _heading_level(style)
             if level is not None:
                 flush()
                 if title is None and level <= 1:
@@ -123,7 +131,7 @@ def load_docx(path: Path) -> LoadedDocument:
                 if level == 0:
                     continue
                 headings[:] = [(lv, h) for lv, h in headings if lv < level] + [(level, text)]
-            elif "list" in (p.style.name or "").lower():
+            elif "list" in style.lower():
                 para.append(f"- {text}")
             else:
                 para.append(text)

@@ -149,7 +149,7 @@ def test_a_session_webhook_on_a_foreign_host_is_never_called(serve_bot, platform
 
 
 def test_stream_mode_sdk_receives_from_a_fake_gateway_acks_and_the_answer_goes_by_webhook(
-    serve_bot, platform, responder, fake_socket
+    serve_bot, platform, responder, fake_socket, wait_until
 ):
     acks: list[dict] = []
     frame = {
@@ -182,6 +182,47 @@ def test_stream_mode_sdk_receives_from_a_fake_gateway_acks_and_the_answer_goes_b
     assert sent.json["markdown"]["text"] == "@staff1 " + EXPECTED_TEXT
     bot.idle()
     assert len(responder.seen) == 1
+    # The fake gateway reads the acks on its own event loop: they may land after the answer was sent.
+    wait_until(lambda: len(acks) >= 2, timeout=10, what="the SDK's acks")
     assert acks[0]["headers"]["messageId"] == "ping-1" and json.loads(acks[0]["data"]) == {"opaque": "op-1"}
     assert acks[1] == {"code": 200, "headers": {"messageId": "frame-1", "contentType": "application/json"},
                        "message": "", "data": json.dumps({"response": "OK"})}
+
+
+def _with(platform, **changes) -> dict:
+    body = robot_message(platform)
+    for key, value in changes.items():
+        if value is _DROP:
+            body.pop(key)
+        else:
+            body[key] = value
+    return body
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"text": "电子发票怎么开？"}, "field 'text' is not an object"),
+        ({"text": {"content": ["电子发票"]}}, "field 'text.content' is not a string"),
+        ({"sessionWebhookExpiredTime": "soon"}, "field 'sessionWebhookExpiredTime' is not a number of milliseconds"),
+        ({"sessionWebhookExpiredTime": {"ms": 1}}, "field 'sessionWebhookExpiredTime' is not a number or a string"),
+        ({"msgtype": "richText", "content": "hello"}, "field 'content' is not an object"),
+        ({"msgtype": "richText", "content": {"richText": 7}}, "field 'content.richText' is not a list"),
+        ({"msgId": 42}, "field 'msgId' is missing or not a string"),
+        ({"conversationId": _DROP}, "field 'conversationId' is missing or not a string"),
+        ({"senderStaffId": {"id": "staff1"}}, "field 'senderStaffId' is not a string"),
+        ({"sessionWebhook": ["https://oapi.dingtalk.com"]}, "field 'sessionWebhook' is not a string"),
+    ],
+)
+def test_a_signed_callback_with_a_field_of_the_wrong_type_is_a_400_naming_it_and_changes_nothing(
+    serve_bot, platform, responder, change, problem
+):
+    bot = serve_bot(settings_for(platform), responder)
+    response = post_signed(bot, _with(platform, **change))
+    assert (response.status_code, response.json()) == (400, {"error": f"dingtalk: {problem}"})
+    bot.idle()
+    assert responder.seen == [] and platform.requests == []
+    assert len(bot.connectors.gateway.dedupe) == 0

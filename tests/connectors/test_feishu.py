@@ -236,3 +236,49 @@ def test_a_rate_limited_reply_is_retried_once_after_a_pause(serve_bot, feishu_ap
     feishu_api.wait_for(REPLY_PATH, count=2)
     bot.idle()
     assert bot.connectors.gateway.stats.answered == 1
+
+
+def _event_with(where: str, value) -> dict:
+    """A message event with the field at the dotted path ``where`` set to ``value``."""
+    event = message_event()
+    *parents, last = where.split(".")
+    node = event
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return event
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "problem"),
+    [
+        ("event.sender", "ou_asker", "field 'event.sender' is not an object"),
+        ("event.sender.sender_id", ["ou_asker"], "field 'event.sender.sender_id' is not an object"),
+        ("event.sender.sender_id.open_id", 7, "field 'event.sender.sender_id.open_id' is not a string"),
+        ("event.message.content", {"text": "电子发票怎么开？"}, "field 'event.message.content' is not a string"),
+        ("event.message.content", "[1, 2]", "message.content is not a JSON object"),
+        ("event.message.content", "{not json", "message.content is not JSON"),
+        ("event.message.mentions", 1, "field 'event.message.mentions' is not a list"),
+        ("event.message.chat_id", 12345, "field 'event.message.chat_id' is missing or not a string"),
+        ("event", [], "field 'event' is not an object"),
+    ],
+)
+def test_a_signed_event_with_a_field_of_the_wrong_type_is_a_400_naming_it_and_changes_nothing(
+    serve_bot, platform, responder, where, value, problem
+):
+    bot = serve_bot(settings_for(platform), responder)
+    response = post(bot, _event_with(where, value))
+    assert (response.status_code, response.json()) == (400, {"error": f"feishu: {problem}"})
+    bot.idle()
+    assert responder.seen == [] and platform.requests == []
+    assert len(bot.connectors.gateway.dedupe) == 0
+
+
+def test_a_signed_post_message_whose_content_is_not_a_post_is_a_400(serve_bot, platform, responder):
+    bot = serve_bot(settings_for(platform), responder)
+    event = _event_with("event.message.message_type", "post")
+    event["event"]["message"]["content"] = json.dumps({"zh_cn": "电子发票怎么开？"}, ensure_ascii=False)
+    response = post(bot, event)
+    assert (response.status_code, response.json()) == (400, {"error": "feishu: message.content is not a post (lines of elements)"})
+    bot.idle()
+    assert responder.seen == [] and len(bot.connectors.gateway.dedupe) == 0

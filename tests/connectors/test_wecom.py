@@ -138,3 +138,28 @@ def test_events_and_images_are_acknowledged_without_an_answer(serve_bot, platfor
     assert post(bot, event).status_code == 200
     bot.idle()
     assert responder.seen == []
+
+
+@pytest.mark.parametrize(
+    ("plain", "problem"),
+    [
+        ('<?xml version="1.0" encoding="x-unknown"?><xml><MsgType>text</MsgType></xml>', "body is not well-formed XML"),
+        ("MsgType=text&Content=hi", "body is not well-formed XML"),
+        (text_xml().replace("<MsgId>7001</MsgId>", ""), "text message without FromUserName or MsgId"),
+    ],
+)
+def test_a_signed_callback_whose_plaintext_is_malformed_is_a_400_naming_the_problem(serve_bot, platform, responder, plain, problem):
+    bot = serve_bot(settings_for(platform), responder)
+    response = post(bot, plain)
+    assert (response.status_code, response.json()) == (400, {"error": f"wecom: {problem}"})
+    bot.idle()
+    assert responder.seen == [] and platform.requests == []
+    assert len(bot.connectors.gateway.dedupe) == 0
+
+
+def test_an_envelope_declaring_an_unknown_encoding_is_a_400_not_a_500(serve_bot, platform, responder):
+    bot = serve_bot(settings_for(platform), responder)
+    envelope = '<?xml version="1.0" encoding="x-unknown"?><xml><Encrypt>abc</Encrypt></xml>'
+    response = post(bot, text_xml(), body=envelope)
+    assert (response.status_code, response.json()) == (400, {"error": "wecom: body is not well-formed XML"})
+    assert responder.seen == []

@@ -175,3 +175,40 @@ def test_an_answer_ready_after_wecom_stopped_polling_goes_to_the_response_url(pl
     [sent] = platform.wait_for("/cgi-bin/aibot/response")
     assert sent.query == {"response_code": "rc1"}
     assert sent.json == {"msgtype": "markdown", "markdown": {"content": "答案 [1]"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"from": "lisi"}, "field 'from' is not an object"),
+        ({"from": {"userid": 7}}, "field 'from.userid' is not a string"),
+        ({"text": "电子发票怎么开？"}, "field 'text' is not an object"),
+        ({"text": {"content": {"zh": "电子发票"}}}, "field 'text.content' is not a string"),
+        ({"chatid": ["wrGroup1"]}, "field 'chatid' is not a string"),
+        ({"msgid": 12}, "field 'msgid' is missing or not a string"),
+        ({"response_url": 1}, "field 'response_url' is not a string"),
+        ({"msgtype": "stream", "stream": "sid"}, "field 'stream' is not an object"),
+    ],
+)
+def test_a_signed_callback_with_a_field_of_the_wrong_type_is_a_400_naming_it_and_opens_no_stream(
+    serve_bot, responder, change, problem
+):
+    bot = serve_bot(settings_for(), responder)
+    response = post(bot, {**text_body(), **change})
+    assert (response.status_code, response.json()) == (400, {"error": f"wecom_bot: {problem}"})
+    bot.idle()
+    assert responder.seen == [] and len(bot.connectors.gateway.dedupe) == 0
+    [channel] = list(bot.connectors.registry)
+    assert channel._streams == {}
+
+
+def test_a_signed_callback_whose_plaintext_is_not_json_is_a_400(serve_bot, responder):
+    bot = serve_bot(settings_for(), responder)
+    ts = str(int(time.time()))
+    sealed = PEER.encrypt_message("msgid=1&text=hi", "nonce9", ts)
+    encrypt = sealed.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+    signature = sealed.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+    query = {"msg_signature": signature, "timestamp": ts, "nonce": "nonce9"}
+    response = bot.client.post("/callbacks/wecom_bot/aibot", params=query, json={"encrypt": encrypt})
+    assert (response.status_code, response.json()) == (400, {"error": "wecom_bot: decrypted body is not JSON"})
+    assert responder.seen == []

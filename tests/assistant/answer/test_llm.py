@@ -103,3 +103,20 @@ def test_a_reasoning_models_thinking_is_not_part_of_the_answer(fake_llm, api_key
     fake_llm.reply = lambda body: "<think>用户问开票时间，资料[1]说24小时。</think>普票在顾客确认收货后24小时内自动开具[1]。"
     answer = answerer(fake_llm, api_key).answer("发票什么时候开？", invoice_hits)
     assert answer.answer == "普票在顾客确认收货后24小时内自动开具[1]。"
+
+
+def test_credentials_in_the_base_url_never_show_in_errors_or_reprs():
+    import socket
+
+    from assistant.answer.llm import LLMClient, LLMUnavailable
+
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused for real
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = LLMClient(f"http://bob:hunter2-pass@127.0.0.1:{port}/v1?key=qs-secret-9", "m", "sk-abc",
+                       name="primary", timeout=2)
+    assert "hunter2-pass" not in repr(client) and "qs-secret-9" not in repr(client)
+    with pytest.raises(LLMUnavailable) as caught:
+        client.complete([{"role": "user", "content": "hi"}])
+    assert f"127.0.0.1:{port}/v1" in str(caught.value)
+    assert "hunter2-pass" not in str(caught.value) and "qs-secret-9" not in str(caught.value)

@@ -56,7 +56,9 @@ class BadERP:
         self.stall = 0.0
         self.hits = 0
         self.order: dict = {}
+        self.failure_body = b"boom"
         self.seen_auth: list[str] = []
+        self.seen_paths: list[str] = []  # with their query strings
 
 
 @pytest.fixture
@@ -70,13 +72,14 @@ def bad_erp():
         def do_GET(self):
             state.hits += 1
             state.seen_auth.append(self.headers.get("authorization", ""))
+            state.seen_paths.append(self.path)
             if state.stall:
                 time.sleep(state.stall)
             if state.failures > 0:
                 state.failures -= 1
                 self.send_response(state.status)
                 self.end_headers()
-                self.wfile.write(b"boom")
+                self.wfile.write(state.failure_body)
                 return
             body = json.dumps(state.order).encode()
             self.send_response(200)
