@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ChunkKind = Literal["text", "table", "faq"]
-Role = Literal["user", "assistant"]
+TurnRole = Literal["user", "assistant"]
 
 
 class KnowledgeBase(BaseModel):
@@ -21,6 +21,44 @@ class KnowledgeBase(BaseModel):
     description: str = ""
     created_at: datetime | None = None
     documents: int = 0
+    department: str | None = None  # the owning department; None: open to every department
+    readers: list[str] = Field(default_factory=list)  # other departments granted reading
+
+
+Role = Literal["admin", "knowledge_manager", "agent", "customer"]
+ROLES: tuple[Role, ...] = ("admin", "knowledge_manager", "agent", "customer")
+PrincipalKind = Literal["user", "api_key", "im", "local"]
+
+
+class Principal(BaseModel):
+    """Who asks or acts: a console user, an API key, an IM identity (from a verified callback), or
+    the local command line. Built by the front door from credentials, never from a field the client
+    writes; everything a request may see follows from it."""
+
+    kind: PrincipalKind
+    id: str  # stable and unique: "user:alice", "key:k_3f9a", "im:feishu:oc_x:ou_y", "local"
+    name: str = ""
+    role: Role = "agent"
+    departments: list[str] = Field(default_factory=list)
+    platform: str | None = None  # IM identities
+    chat_id: str | None = None
+    user_id: str | None = None
+    customer_id: str | None = None  # the ERP customer this identity is bound to
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def audience(self) -> Literal["staff", "customer"]:
+        return "customer" if self.role == "customer" else "staff"
+
+
+class Scope(BaseModel):
+    """What one request may read: the knowledge bases, and whom tool results are for."""
+
+    kbs: list[str]
+    audience: Literal["staff", "customer"] = "staff"
 
 
 class DocumentMeta(BaseModel):
@@ -167,7 +205,7 @@ class Turn:
     """One message of a conversation. User turns keep the standalone form the question was
     rewritten to, and (for recall) the embedding of that form; neither is shown to a model."""
 
-    role: Role
+    role: TurnRole
     text: str
     standalone: str | None = None
     embedding: Any = field(default=None, repr=False, compare=False)  # float32 vector or None
@@ -197,3 +235,105 @@ class Answer(BaseModel):
     refused: bool
     citations: list[Citation] = Field(default_factory=list)
     trace: Trace
+
+
+# -- accounts and audit ---------------------------------------------------------------------------
+class Department(BaseModel):
+    name: str
+    description: str = ""
+    created_at: datetime | None = None
+
+
+class User(BaseModel):
+    """A console account (its password hash stays in the directory)."""
+
+    username: str
+    display_name: str = ""
+    role: Role
+    departments: list[str] = Field(default_factory=list)
+    disabled: bool = False
+    created_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+
+class ApiKey(BaseModel):
+    """An API key's record; the key itself is shown once and only its hash is kept."""
+
+    id: str  # public, e.g. "k_3f9a1c"; the secret is "<id>.<random>"
+    name: str = ""
+    role: Role
+    departments: list[str] = Field(default_factory=list)
+    created_by: str = ""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ImRule(BaseModel):
+    """Maps IM identities to a department and a role. Empty fields match anything; the most specific
+    matching rule wins (user > chat > platform), then the lowest ``priority``."""
+
+    id: int | None = None
+    priority: int = 100
+    platform: str | None = None
+    chat_id: str | None = None
+    user_id: str | None = None
+    department: str | None = None
+    role: Role = "customer"
+    note: str = ""
+
+
+class CustomerBinding(BaseModel):
+    platform: str
+    user_id: str
+    customer_id: str
+    created_at: datetime | None = None
+
+
+AuditKind = Literal["question", "admin", "login"]
+
+
+class AuditEntry(BaseModel):
+    """One row of the audit log: a question and its answer, or an administrative act."""
+
+    id: int | None = None
+    at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    request_id: str = ""
+    kind: AuditKind
+    channel: str = ""  # api, openai, console, cli, im:feishu ...
+    principal_id: str = ""
+    principal_kind: str = ""
+    principal_name: str = ""
+    role: str = ""
+    departments: list[str] = Field(default_factory=list)
+    action: str = ""  # ask, kb.create, document.delete, key.create, login.failed ...
+    target: str = ""
+    kbs: list[str] = Field(default_factory=list)
+    question: str = ""
+    rewritten: str = ""
+    answer: str = ""
+    refused: bool | None = None
+    refusal: str | None = None
+    sources: list[dict[str, Any]] = Field(default_factory=list)  # doc_id, title, version, section
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)  # name, arguments, result (masked)
+    latency_ms: float | None = None
+    status: str = "ok"
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditQuery(BaseModel):
+    since: datetime | None = None
+    until: datetime | None = None
+    principal: str | None = None
+    department: str | None = None
+    kb: str | None = None
+    doc: str | None = None
+    refused: bool | None = None
+    kind: AuditKind | None = None
+    channel: str | None = None
+    before_id: int | None = None  # paging: rows older than this one
+    limit: int = 100

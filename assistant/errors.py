@@ -47,3 +47,10 @@ class IngestError(AssistantError):
         self.source = source
         self.problem = problem
         super().__init__(f"{source}: {problem}")
+
+
+class RateLimited(AssistantError):
+    """Too many requests from one principal or group in the window."""
+
+    def __init__(self, what: str, per_minute: int):
+        super().__init__(f"too many questions from {what} (at most {per_minute} a minute); wait a moment")

@@ -69,6 +69,8 @@ class Pipeline:
         standalone, history = self._rewrite(question, conversation_id, history, trace)
         standalone = self._correct(standalone, trace)
         tools = self._use_tools(standalone, caller or Caller(), history, trace)
+        if tools.proof_failed:  # digits that prove nothing: say so, and nothing else
+            return self._notice_only(question, standalone, tools.notice(question) or "", trace, conversation_id, started)
         query = knowledge_query(standalone, tools.results)  # the rule behind a tool result, else the question
         if query != question:
             trace.rewritten = query
@@ -105,12 +107,27 @@ class Pipeline:
             self.memory.remember(conversation_id, question, standalone, text)
         return answer.model_copy(update={"question": question, "answer": text, "trace": trace})
 
+    def _notice_only(self, question: str, standalone: str, notice: str, trace: Trace, conversation_id: str | None,
+                     started: float) -> Answer:
+        trace.timings_ms["total"] = elapsed_ms(started)
+        if self.memory is not None and conversation_id:
+            self.memory.remember(conversation_id, question, standalone, notice)
+        return Answer(question=question, answer=notice, refused=False, citations=[], trace=trace)
+
     def _rewrite(
         self, question: str, conversation_id: str | None, history: Sequence[Turn], trace: Trace
     ) -> tuple[str, Sequence[Turn]]:
-        """The standalone form of a follow-up, and the conversation the answerer should see."""
-        if self.memory is None or not conversation_id:
+        """The standalone form of a follow-up, and the conversation the answerer should see: from the
+        conversation's stored turns, or from the turns the caller sent (then nothing is stored)."""
+        if self.memory is None:
             return question, history
+        if not conversation_id:
+            if not history:
+                return question, history
+            rewrite = self.memory.rewriter.rewrite(question, list(history))
+            if rewrite.changed:
+                trace.notes.append(f"rewrite: {rewrite.reason}")
+            return rewrite.query, history
         t0 = time.perf_counter()
         context = self.memory.context(conversation_id, question)
         if context.rewrite and context.rewrite.changed:
@@ -149,10 +166,11 @@ class Pipeline:
         return [re.split(r"[：:，,（(]", described.get(kb) or kb)[0].strip() or kb for kb in kbs]
 
     def _route(self, kb_ids: Sequence[str] | None) -> list[str]:
-        """Search the KBs asked for (each must exist), or all of them."""
-        if kb_ids:
-            for kb in kb_ids:
-                self.catalog.require_kb(kb)
-            return list(dict.fromkeys(kb_ids))
-        return [kb.name for kb in self.catalog.list_kbs()]
+        """Search the KBs asked for (each must exist; none at all means nothing is searched), or, when
+        the caller does not say, all of them."""
+        if kb_ids is None:
+            return [kb.name for kb in self.catalog.list_kbs()]
+        for kb in kb_ids:
+            self.catalog.require_kb(kb)
+        return list(dict.fromkeys(kb_ids))
 

@@ -3,8 +3,9 @@
 ``mount_connectors(app, settings, pipeline)`` is the one call the API's app factory makes. Callback URLs:
 
     GET|POST /callbacks/{platform}/{bot}     platform: dingtalk | feishu | wecom | wecom_bot
-    POST     /v1/chat/completions            OpenAI-compatible (connectors/openai_compat.py), GET /v1/models
-    GET      /v1/connectors                  configured bots and gateway counters (no secrets)
+    GET      /v1/connectors                  configured bots and gateway counters (no secrets), for staff
+
+(The OpenAI-compatible ``/v1/chat/completions`` is mounted by the app, which owns the API keys.)
 
 A callback handler verifies, parses and submits, then returns the acknowledgement: it never
 waits for the pipeline.
@@ -27,7 +28,7 @@ from connectors.base import CallbackRequest, ChannelRegistry, ConnectorError
 from connectors.dingtalk import DingTalkChannel, DingTalkStreamRunner
 from connectors.feishu import FeishuChannel, FeishuLongConnectionRunner
 from connectors.gateway import Gateway, PipelineResponder, Responder
-from connectors.settings import ConnectorSettings, GatewaySettings
+from connectors.settings import ConnectorConfigError, ConnectorSettings, GatewaySettings
 from connectors.wecom import WeComAppChannel
 from connectors.wecom_bot import WeComBotChannel, WeComBotRunner, WeComBotSocketChannel
 
@@ -100,7 +101,9 @@ def build_connectors(
         if config.mode == "websocket":
             runners.append(FeishuLongConnectionRunner(channel, gateway.submit))
     if sum(c.mode == "websocket" for c in settings.feishu) > 1:
-        raise ValueError("feishu: lark-oapi runs one long connection per process; use HTTP callbacks for the others")
+        names = ", ".join(repr(c.name) for c in settings.feishu if c.mode == "websocket")
+        raise ConnectorConfigError(f"feishu bots {names}: mode: lark-oapi runs one long connection per process; "
+                                   "use HTTP callbacks for the others")
     for config in settings.wecom_app:
         registry.register(WeComAppChannel(config, http))
     for config in settings.wecom_bot:
@@ -128,21 +131,23 @@ def mount_connectors(
     pipeline: Callable[[], Any],
     *,
     responder: Responder | None = None,
+    staff: Callable[[Request], bool] | None = None,
 ) -> Connectors:
     """Build the connectors and add their routes to ``app``; ``pipeline`` returns the pipeline to ask
-    (a getter: the pipeline is built after the models load)."""
+    (a getter: the pipeline is built after the models load). ``staff`` decides who may read the
+    connectors' status (everyone when not given: for tests of the connectors alone)."""
     responder = responder or PipelineResponder(pipeline, settings.gateway)
     connectors = build_connectors(settings, responder)
-    add_routes(app, connectors)
-    if settings.openai_compat:
-        from connectors.openai_compat import chat_router
-
-        app.include_router(chat_router(responder, settings), tags=["openai-compatible"])
+    add_routes(app, connectors, staff or _anyone)
     app.state.connectors = connectors
     return connectors
 
 
-def add_routes(app: FastAPI, connectors: Connectors) -> None:
+def _anyone(request: Request) -> bool:
+    return True
+
+
+def add_routes(app: FastAPI, connectors: Connectors, staff: Callable[[Request], bool] = _anyone) -> None:
     async def callback(request: Request) -> Response:
         if int(request.headers.get("content-length") or 0) > MAX_CALLBACK_BYTES:
             return _error(413, "callback body too large")
@@ -158,6 +163,8 @@ def add_routes(app: FastAPI, connectors: Connectors) -> None:
         return connectors.handle(request.path_params["platform"], request.path_params["bot"], incoming)
 
     async def status(request: Request) -> Response:
+        if not staff(request):
+            return _error(401, "sign in, or send Authorization: Bearer <API key> of a staff role")
         bots = [{"platform": c.platform, "bot": c.bot} for c in connectors.registry]
         body = {"bots": bots, "gateway": connectors.gateway.stats.as_dict()}
         return Response(json.dumps(body), media_type="application/json")

@@ -1,9 +1,13 @@
 """``POST /v1/chat/completions`` (and ``GET /v1/models``) in the OpenAI format, for other chat front ends.
 
-The last user message is the question; it goes through the same :class:`Responder` as IM messages
-(conversation id ``openai:{user}``). The reply text ends with the numbered sources, and the
-citations also come as structured data in an extra ``citations`` field (on the last chunk when
-streaming). ``stream: true`` answers with server-sent events ending in ``data: [DONE]``.
+Every call needs ``Authorization: Bearer <API key>``: the key is the principal, so its role and
+departments decide what is searched and what order details show. The last user message is the
+question and the messages before it are the conversation (OpenAI clients send it whole). The ``user``
+field is only a label inside the key's own namespace: with no earlier messages, ``user`` continues
+that label's conversation kept on the server; with neither, nothing is remembered. The reply text ends
+with the numbered sources, and the citations also come as structured data in an extra ``citations``
+field (on the last chunk when streaming). ``stream: true`` answers with server-sent events ending in
+``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -11,21 +15,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from assistant.domain import Answer
-from assistant.errors import UnknownKnowledgeBase
+from assistant.domain import Answer, Principal, Turn
+from assistant.errors import RateLimited, UnknownKnowledgeBase
 from connectors import format as fmt
-from connectors.base import IncomingMessage
-from connectors.crypto import same
-from connectors.gateway import Responder
-from connectors.settings import ConnectorSettings
 
 MODEL = "cs-knowledge-assistant"
 
@@ -44,35 +44,63 @@ class ChatRequest(BaseModel):
     model: str = MODEL
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    user: str | None = None
+    user: str | None = Field(None, max_length=200, description="A label for the conversation, within the key's own.")
     kb: str | list[str] | None = Field(None, description="Extension: limit the search to these knowledge bases.")
 
 
-def chat_router(responder: Responder, settings: ConnectorSettings) -> APIRouter:
+_REQUEST_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["messages"],
+    "properties": {"model": {"type": "string"}, "messages": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                   "stream": {"type": "boolean"}, "user": {"type": "string"},
+                   "kb": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
+}}}}}
+
+
+class ChatAsk(Protocol):
+    """Answers for a principal: the app's front door (permissions, rate limits, audit)."""
+
+    def __call__(self, principal: Principal, question: str, *, kbs: Sequence[str] | None, label: str | None,
+                 history: Sequence[Turn], request_id: str) -> Answer: ...
+
+
+def chat_router(identify: Callable[[Request], Principal | None], ask: ChatAsk) -> APIRouter:
+    """``identify`` turns a request's credentials into its principal (None: not signed in)."""
     router = APIRouter()
-    keys = [k.get_secret_value() for k in settings.openai_api_keys]
 
     @router.get("/v1/models", response_model=None)
     async def models(request: Request) -> JSONResponse:
         """The one model, for front ends that list models before they chat."""
-        if keys and not _authorized(request.headers.get("authorization", ""), keys):
+        if identify(request) is None:
             return _error(401, "invalid or missing API key", "invalid_api_key")
         model = {"id": MODEL, "object": "model", "created": 0, "owned_by": "cs-knowledge-assistant"}
         return JSONResponse({"object": "list", "data": [model]})
 
-    @router.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
-        if keys and not _authorized(request.headers.get("authorization", ""), keys):
+    @router.post("/v1/chat/completions", response_model=None, openapi_extra=_REQUEST_BODY)
+    async def chat_completions(request: Request) -> JSONResponse | StreamingResponse:
+        principal = identify(request)  # before the body is read: no key, nothing parsed
+        if principal is None:
             return _error(401, "invalid or missing API key", "invalid_api_key")
-        question = next((m.text().strip() for m in reversed(body.messages) if m.role == "user"), "")
+        try:
+            body = ChatRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+                                 for e in exc.errors(include_input=False, include_url=False))
+            return _error(400, problems, "invalid_request_error")
+        last = next((i for i in range(len(body.messages) - 1, -1, -1) if body.messages[i].role == "user"), None)
+        question = body.messages[last].text().strip() if last is not None else ""
         if not question:
             return _error(400, "no user message with text to answer", "invalid_request_error")
         kb_ids = [body.kb] if isinstance(body.kb, str) else body.kb
-        message = _as_message(question, body.user, kb_ids)
+        history = earlier_turns(body.messages[:last])
         try:
-            answer = await run_in_threadpool(responder.respond, message)
+            answer = await run_in_threadpool(
+                ask, principal, question, kbs=kb_ids, label=None if history else body.user, history=history,
+                request_id=getattr(request.state, "request_id", ""),
+            )
         except UnknownKnowledgeBase as exc:
             return _error(404, str(exc), "model_not_found")
+        except RateLimited as exc:
+            return _error(429, str(exc), "rate_limit_exceeded")
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         text = reply_text(answer, question)
         if body.stream:
@@ -95,6 +123,13 @@ def chat_router(responder: Responder, settings: ConnectorSettings) -> APIRouter:
     return router
 
 
+def earlier_turns(messages: Sequence[ChatMessage], keep: int = 12) -> list[Turn]:
+    """The client's own record of the conversation, as turns (system and tool messages left out)."""
+    turns = [Turn(role="user" if m.role == "user" else "assistant", text=m.text().strip())
+             for m in messages if m.role in ("user", "assistant") and m.text().strip()]
+    return turns[-keep:]
+
+
 def reply_text(answer: Answer, question: str) -> str:
     """The answer with its numbered sources, or the refusal as a helpful sentence."""
     lang = fmt.language_of(question)
@@ -104,14 +139,6 @@ def reply_text(answer: Answer, question: str) -> str:
         return answer.answer.strip()
     sources = fmt.sources_block(answer.citations, lang)
     return f"{answer.answer.strip()}\n\n{sources}" if sources else answer.answer.strip()
-
-
-def _as_message(question: str, user: str | None, kb_ids: list[str] | None) -> IncomingMessage:
-    who = user or "anonymous"
-    return IncomingMessage(
-        platform="openai", bot="default", message_id=uuid.uuid4().hex, chat_id=who, chat_type="p2p",
-        sender_id=who, text=question, mentioned=True, kb_ids=tuple(kb_ids) if kb_ids is not None else None,
-    )
 
 
 def _extras(answer: Answer) -> dict[str, Any]:
@@ -139,11 +166,6 @@ def _pieces(text: str, size: int = 32) -> Iterator[str]:
     for line in text.splitlines(keepends=True):
         for i in range(0, len(line), size):
             yield line[i : i + size]
-
-
-def _authorized(header: str, keys: list[str]) -> bool:
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and any(same(token.strip(), k) for k in keys)
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:

@@ -3,18 +3,37 @@
 The app reads them as the ``connectors`` group of its settings (``ASSISTANT_CONNECTORS__FEISHU=
 '[{"name": "support", "app_id": ...}]'``) or from a JSON / YAML file (``ASSISTANT_CONNECTORS__FILE``)
 holding the same keys (``load_bots_file``). Secrets are ``SecretStr``: never in logs, errors or reprs.
+A configuration error names the platform, the bot and the field, never a value: validation errors
+do not echo their input (``hide_input_in_errors``), and ``bot_problems`` says which bot by its name.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from assistant.errors import ConfigError
+
+PLATFORMS = ("dingtalk", "feishu", "wecom_app", "wecom_bot")  # the settings' keys for the bot lists
 
 
-class GroupRule(BaseModel):
+class _Quiet(BaseModel):
+    """A model whose validation errors never quote the input: bots' settings hold their secrets."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+
+class GroupRule(_Quiet):
     """Overrides for one group chat, keyed by the platform's chat id."""
 
     enabled: bool = True
@@ -22,7 +41,7 @@ class GroupRule(BaseModel):
     kb: list[str] | None = None  # knowledge bases this group searches
 
 
-class GatewaySettings(BaseModel):
+class GatewaySettings(_Quiet):
     workers: int = Field(4, ge=1, description="Threads answering messages in the background.")
     queue_size: int = Field(1000, ge=1, description="Messages waiting at most; beyond, new ones are refused politely.")
     dedupe_ttl_s: float = Field(86400.0, description="How long a platform message id is remembered (retries span ~7 h).")
@@ -36,7 +55,7 @@ class GatewaySettings(BaseModel):
     redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0: dedupe and rate limits shared by replicas
 
 
-class DingTalkBot(BaseModel):
+class DingTalkBot(_Quiet):
     name: str = "default"
     app_key: str  # also the Stream mode clientId
     app_secret: SecretStr
@@ -47,7 +66,7 @@ class DingTalkBot(BaseModel):
     max_clock_skew_s: int = 3600
 
 
-class FeishuBot(BaseModel):
+class FeishuBot(_Quiet):
     name: str = "default"
     app_id: str
     app_secret: SecretStr
@@ -60,7 +79,7 @@ class FeishuBot(BaseModel):
     bot_open_id: str = ""  # when set, a group message counts as addressed to the bot only if it @-mentions this id
 
 
-class WeComAppBot(BaseModel):
+class WeComAppBot(_Quiet):
     name: str = "default"
     corp_id: str
     corp_secret: SecretStr
@@ -71,7 +90,7 @@ class WeComAppBot(BaseModel):
     max_clock_skew_s: int = 3600
 
 
-class WeComAIBot(BaseModel):
+class WeComAIBot(_Quiet):
     name: str = "default"
     bot_id: str = ""
     mode: Literal["http", "websocket"] = "http"
@@ -82,19 +101,60 @@ class WeComAIBot(BaseModel):
     max_clock_skew_s: int = 3600
 
 
-class ConnectorSettings(BaseModel):
+class ConnectorSettings(_Quiet):
     file: Path | None = None  # JSON or YAML with the keys below; its bots are added to these
     dingtalk: list[DingTalkBot] = Field(default_factory=list)
     feishu: list[FeishuBot] = Field(default_factory=list)
     wecom_app: list[WeComAppBot] = Field(default_factory=list)
     wecom_bot: list[WeComAIBot] = Field(default_factory=list)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
-    openai_compat: bool = True  # serve POST /v1/chat/completions
-    openai_api_keys: list[SecretStr] = Field(default_factory=list)  # when set, Bearer one of these
+    openai_compat: bool = True  # serve POST /v1/chat/completions (with the app's API keys)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shared_openai_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("openai_api_keys"):
+            # Said without quoting the value: it is a secret.
+            raise ValueError("openai_api_keys is no longer read: the OpenAI endpoint takes the API keys made with "
+                             "`assistant keys create` (each with a role and departments); remove it")
+        return data
 
 
-class BotsFileError(ValueError):
+class ConnectorConfigError(ConfigError, ValueError):
+    """A connector setting is wrong: the message names the platform, the bot and the field, never a value."""
+
+
+class BotConfigError(ConnectorConfigError):
+    """One bot's settings are wrong or inconsistent (found when its channel is built)."""
+
+    def __init__(self, platform: str, bot: str, field: str, problem: str):
+        self.platform, self.bot, self.field = platform, bot, field
+        super().__init__(f"{platform} bot {bot!r}: {field}: {problem}")
+
+
+class BotsFileError(ConnectorConfigError):
     """The bots file cannot be read or does not hold valid bot settings (no secret is quoted)."""
+
+
+def bot_problems(errors: list[dict[str, Any]], data: Any) -> list[str]:
+    """Validation errors of connector settings as "<platform> bot '<name>': <field>: <problem>".
+
+    ``errors`` come from ``ValidationError.errors(include_input=False)`` with locations relative to
+    ``data``, the mapping that was validated (read to name a bot by its ``name``, or by its position).
+    """
+    problems = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if len(loc) >= 2 and loc[0] in PLATFORMS and isinstance(loc[1], int):
+            bots = data.get(loc[0]) if isinstance(data, dict) else None
+            entry = bots[loc[1]] if isinstance(bots, list) and loc[1] < len(bots) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            bot = repr(name) if isinstance(name, str) and name else f"#{loc[1] + 1}"
+            field = ".".join(map(str, loc[2:])) or "the bot's settings"
+            problems.append(f"{loc[0]} bot {bot}: {field}: {error['msg']}")
+        else:
+            problems.append(f"{'.'.join(map(str, loc)) or 'connectors'}: {error['msg']}")
+    return problems
 
 
 def load_bots_file(settings: ConnectorSettings) -> ConnectorSettings:
@@ -116,10 +176,11 @@ def load_bots_file(settings: ConnectorSettings) -> ConnectorSettings:
         raise BotsFileError(f"bots file {path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'} ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise BotsFileError(f"bots file {path}: expected a mapping of platform names to lists of bots")
+    data = {k: v for k, v in data.items() if k != "file"}
     try:
-        loaded = ConnectorSettings.model_validate({k: v for k, v in data.items() if k != "file"})
+        loaded = ConnectorSettings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        problems = "; ".join(bot_problems(exc.errors(include_input=False, include_url=False), data))
         raise BotsFileError(f"bots file {path}: {problems}") from None
     merged = settings.model_copy(deep=True)
     for platform in ("dingtalk", "feishu", "wecom_app", "wecom_bot"):

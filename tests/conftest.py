@@ -49,3 +49,10 @@ def fresh_services(tmp_path):
     with Services(make_settings(tmp_path / "data")) as services:
         services.catalog.create_kb("kb1")
         yield services
+
+
+def as_admin(client, settings: Settings):
+    """Send the local administrator's key (made by the server's first start) on every request."""
+    key = (settings.storage.data_dir / "cli.key").read_text().strip()
+    client.headers["Authorization"] = f"Bearer {key}"
+    return client

@@ -1,36 +1,56 @@
 """The HTTP server: ``create_app`` wires the routers, the ingestion worker and the IM connectors.
 
-The lifespan opens the storage (lock, migrations, indexes), sweeps what a stopped writer left,
-starts the ingestion worker, loads the demo if asked, warms the models, then starts the connectors.
+The lifespan opens the storage (lock, migrations, indexes), sweeps what a stopped writer left and
+audit rows past their retention, creates the first admin on an empty directory (saying its password
+once), starts the ingestion worker, loads the demo if asked, warms the models, then starts the connectors.
+
+Every route but ``/healthz`` and sign-in takes a principal (``http_auth.Guard``): an API key or a
+console session. IM callbacks carry their own proof (the platform's signature); their senders become
+principals by the IM rules.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from swagger_ui_bundle import swagger_ui_path
 
 from assistant import __version__
+from assistant.app import http_limits
+from assistant.app.asking import Asking, ImResponder
+from assistant.app.auth import FirstRun
 from assistant.app.container import Services
+from assistant.app.http_auth import Guard, RequestIds, request_id
 from assistant.app.knowledge import KnowledgeBases
+from assistant.app.routes_admin import admin_router
+from assistant.app.routes_audit import audit_router
 from assistant.app.routes_documents import documents_router
 from assistant.app.settings import Settings, load_settings
-from assistant.domain import Answer
-from assistant.errors import UnknownKnowledgeBase
+from assistant.domain import Answer, Principal, Turn
+from assistant.errors import RateLimited, UnknownKnowledgeBase
 from connectors.app import mount_connectors
+from connectors.openai_compat import chat_router
 from connectors.settings import load_bots_file
 from ingest.worker import IngestWorker
 
 log = logging.getLogger(__name__)
+STAFF = ("admin", "knowledge_manager", "agent")
 
 
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=4000, description="The question, in any language.")
     kb: str | list[str] | None = Field(None, description="Limit the search to these knowledge bases.")
-    conversation_id: str | None = Field(None, description="Continue a conversation (follow-ups).")
+    conversation_id: str | None = Field(None, max_length=200,
+                                        description="Continue a conversation (follow-ups); yours alone.")
 
 
 def create_app(settings: Settings | None = None, *, load_demo: bool = False, url: str | None = None) -> FastAPI:
@@ -38,6 +58,8 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     settings = settings.model_copy(update={"connectors": load_bots_file(settings.connectors)})
     services = Services(settings)
     knowledge = KnowledgeBases(services)
+    guard = Guard(lambda: services.auth)
+    asking = Asking(services, services.limiter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -45,13 +67,19 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
         worker = IngestWorker(services.ingestor(), services.jobs)
         try:
             services.sweep()
+            first = services.auth.first_run(settings.storage.data_dir,
+                                            settings.auth.admin_password.get_secret_value()
+                                            if settings.auth.admin_password else None)
+            if first is not None:
+                _announce(first, url)
             worker.start()
             if load_demo and services.catalog.count_chunks() == 0:
-                from ingest.demo import load_demo as load
+                from ingest.demo import load_bindings, load_demo as load
 
                 results = load(services.ingestor())
                 failed = [r for r in results if r.status == "failed"]
                 log.info("demo knowledge base loaded: %d files, %d failed", len(results), len(failed))
+                load_bindings(services.directory)
             services.default_pipeline  # load the models before the first request, not during it
             connectors.start()  # gateway workers and IM long connections
             yield
@@ -63,35 +91,83 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     app = FastAPI(
         title="Customer-service knowledge assistant",
         version=__version__,
-        description="Answers from your SOPs and FAQs, with numbered sources.",
+        description="Answers from your SOPs and FAQs, with numbered sources. Send `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url=None,  # served below, to signed-in principals only
     )
     app.state.services = services
+    http_limits.install(app, max_body_bytes=int(settings.server.max_body_mb * 1024 * 1024),
+                        max_upload_bytes=settings.server.max_request_upload_mb * 1024 * 1024)
+    app.add_middleware(RequestIds)
     app.include_router(
-        documents_router(knowledge, max_upload_bytes=settings.ingestion.max_upload_mb * 1024 * 1024),
+        documents_router(knowledge, guard, max_upload_bytes=settings.ingestion.max_upload_mb * 1024 * 1024),
         tags=["knowledge bases"],
     )
-    connectors = mount_connectors(app, settings.connectors, lambda: services.default_pipeline)
+    app.include_router(admin_router(services, guard, services.limiter))
+    app.include_router(audit_router(services, guard))
+
+    def staff(request: Request) -> bool:
+        principal = guard.identify(request)
+        return principal is not None and principal.role in STAFF
+
+    connectors = mount_connectors(app, settings.connectors, lambda: services.default_pipeline,
+                                  responder=ImResponder(asking, settings.connectors.gateway), staff=staff)
+
+    def ask_openai(principal: Principal, question: str, *, kbs: Sequence[str] | None, label: str | None,
+                   history: Sequence[Turn], request_id: str) -> Answer:
+        return asking.ask(principal, question, channel="openai", kbs=kbs, history=history, request_id=request_id,
+                          conversation=f"openai:{label}" if label else None)
+
+    if settings.connectors.openai_compat:
+        app.include_router(chat_router(guard.identify, ask_openai), tags=["openai-compatible"])
 
     @app.get("/healthz")
-    def healthz() -> dict:
-        return {
-            "status": "ok",
-            "chunks": services.catalog.count_chunks(),
-            "answering": services.answer_chain.stats(),  # breaker states and backend switches
-        }
+    def healthz(request: Request) -> dict:
+        """Up or not, for anyone; counts and breaker states for signed-in staff."""
+        body: dict = {"status": "ok", "version": __version__}
+        if staff(request):
+            body.update(chunks=services.catalog.count_chunks(), answering=services.answer_chain.stats())
+        return body
 
     @app.post("/v1/ask", response_model=Answer)
-    async def ask(request: AskRequest) -> Answer:
-        kb_ids = [request.kb] if isinstance(request.kb, str) else request.kb
+    async def ask(body: AskRequest, request: Request, principal: Principal = Depends(guard.principal)) -> Answer:
+        kb_ids = [body.kb] if isinstance(body.kb, str) else body.kb
         try:
             return await run_in_threadpool(
-                services.default_pipeline.ask,
-                request.question,
-                kb_ids=kb_ids,
-                conversation_id=f"api:{request.conversation_id}" if request.conversation_id else None,
+                asking.ask, principal, body.question, channel="api", kbs=kb_ids,
+                conversation=f"api:{body.conversation_id}" if body.conversation_id else None,
+                request_id=request_id(request),
             )
         except UnknownKnowledgeBase as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
+        except RateLimited as exc:
+            raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": "60"}) from exc
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Principal = Depends(guard.principal)) -> dict:
+        return app.openapi()
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_: Principal = Depends(guard.principal)) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=app.title, swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
     return app
+
+
+def _announce(first: FirstRun, url: str | None) -> None:
+    """Tell whoever started the server how to sign in: once, on the terminal, never in the log."""
+    lines = [f"First start: created the administrator account '{first.username}'."]
+    if first.password:
+        lines.append(f"  password (shown this once, change it after signing in): {first.password}")
+    else:
+        lines.append("  password: the one in ASSISTANT_AUTH__ADMIN_PASSWORD")
+    if first.cli_key_file:
+        lines.append(f"  the command line's API key is in {first.cli_key_file} (readable by you only)")
+    if url:
+        lines.append(f"  sign in at {url}")
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -5,7 +5,9 @@
     assistant serve --load-demo
 
 A command that reads or writes the knowledge bases opens the storage itself, or, when a server owns
-the embedded data directory, sends the work to that server (``ask`` and ``ingest``) or says who holds it.
+the embedded data directory, sends the work to that server (``ask`` and ``ingest``, with the key the
+first start left in ``<data dir>/cli.key``) or says who holds it. Accounts, permissions and the audit
+log live in the database only: those commands (``cli_admin``) run beside a server.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from assistant.app.audit_trail import Actor
+from assistant.app.auth import CLI_KEY_FILE, LOCAL
+from assistant.app.cli_admin import register as register_admin
 from assistant.app.settings import load_settings
 from assistant.domain import Answer, DocumentMeta
 from assistant.errors import AssistantError, DataDirLocked
@@ -40,8 +45,11 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(docs_app, name="docs")
 app.add_typer(db_app, name="db")
 
+register_admin(app, kb_app)
+
 console = Console()
 err = Console(stderr=True)
+LOCAL_ACTOR = Actor(LOCAL, "cli")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -121,7 +129,7 @@ def ingest(
     try:
         with opened(forward=True) as services:
             knowledge = KnowledgeBases(services)
-            if knowledge.create(kb):
+            if knowledge.create(LOCAL_ACTOR, kb):
                 console.print(f"created knowledge base [bold]{kb}[/]")
             with _progress() as progress:
                 task = progress.add_task("ingesting", total=len(files), current="")
@@ -132,7 +140,7 @@ def ingest(
                     progress.advance(task)
 
                 results = knowledge.ingest_local(
-                    kb, files, meta, on_result=show, on_group=lambda p: progress.update(task, current=p.name)
+                    LOCAL_ACTOR, kb, files, meta, on_result=show, on_group=lambda p: progress.update(task, current=p.name)
                 )
             failed = sum(r.status == "failed" for r in results)
     except ServerOwnsData as owner_:
@@ -158,7 +166,9 @@ def ask(
     """Ask a question and get a cited answer (or a refusal)."""
     try:
         with opened(forward=True) as services:
-            answer = services.default_pipeline.ask(question, kb_ids=kb)
+            from assistant.app.asking import Asking
+
+            answer = Asking(services, services.limiter).ask(LOCAL, question, channel="cli", kbs=kb, limited=False)
     except ServerOwnsData as owner:
         answer = _ask_server(owner.url, question, kb)
     except AssistantError as exc:
@@ -176,7 +186,7 @@ def _upload_to_server(url: str, kb: str, files: list[Path], meta: DocumentMeta) 
     fields = {"doc_id": meta.id, "title": meta.title, "version": meta.version, "effective_date": meta.effective_date,
               "owner": meta.owner, "tags": ",".join(meta.tags) or None, "url": meta.url}
     console.print(f"a server at {url} owns the data directory: uploading to it")
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, headers=_server_auth()) as client:
         if client.get(f"/v1/kbs/{kb}/documents").status_code == 404:
             client.post("/v1/kbs", json={"name": kb}).raise_for_status()
         handles = [("files", (p.name, p.open("rb"))) for p in files]
@@ -204,11 +214,23 @@ def _upload_to_server(url: str, kb: str, files: list[Path], meta: DocumentMeta) 
     return sum(f["status"] == "failed" for f in job["files"])
 
 
+def _server_auth() -> dict[str, str]:
+    """The local command line's key (made by the server's first start) as a Bearer header."""
+    path = load_settings().storage.data_dir / CLI_KEY_FILE
+    try:
+        return {"Authorization": f"Bearer {path.read_text().strip()}"}
+    except OSError:
+        _fail(f"the server needs an API key and {path} cannot be read: run this as the user who started the "
+              "server, or create a key with `assistant keys create --role admin` and send it yourself")
+        raise  # unreachable: _fail exits
+
+
 def _ask_server(url: str, question: str, kb: list[str] | None) -> Answer:
     import httpx
 
     try:
-        response = httpx.post(f"{url}/v1/ask", json={"question": question, "kb": kb}, timeout=60)
+        response = httpx.post(f"{url}/v1/ask", json={"question": question, "kb": kb}, timeout=60,
+                              headers=_server_auth())
     except httpx.HTTPError as exc:
         _fail(f"the server at {url} holds the data directory but did not answer: {exc}")
     if response.status_code != 200:
@@ -300,8 +322,8 @@ def erp_demo(
 
 @app.command("load-demo")
 def load_demo_command() -> None:
-    """Load (or refresh) the demo knowledge bases from data/kb."""
-    from ingest.demo import load_demo
+    """Load (or refresh) the demo knowledge bases from data/kb, and bind the demo customers' IM identities."""
+    from ingest.demo import load_bindings, load_demo
 
     with opened() as services:
         def show(result) -> None:
@@ -310,14 +332,21 @@ def load_demo_command() -> None:
                           highlight=False)
 
         load_demo(services.ingestor(), on_result=show)
+        console.print(f"bound {load_bindings(services.directory)} demo IM identities to their ERP customers")
 
 
 @kb_app.command("create")
-def kb_create(name: str, description: Annotated[str, typer.Option(help="What it holds.")] = "") -> None:
+def kb_create(
+    name: str,
+    description: Annotated[str, typer.Option(help="What it holds.")] = "",
+    department: Annotated[Optional[str], typer.Option(help="The owning department (default: open to all).")] = None,
+) -> None:
     """Create a knowledge base."""
+    from assistant.app.knowledge import KnowledgeBases
+
     with opened() as services:
         try:
-            created = services.catalog.create_kb(name, description)
+            created = KnowledgeBases(services).create(LOCAL_ACTOR, name, description, department)
         except AssistantError as exc:
             _fail(str(exc))
     console.print(f"{'created' if created else 'already exists:'} {name}")
@@ -327,9 +356,9 @@ def kb_create(name: str, description: Annotated[str, typer.Option(help="What it 
 def kb_list() -> None:
     """List knowledge bases with their document counts."""
     with opened() as services:
-        table = Table("name", "documents", "description")
+        table = Table("name", "documents", "department", "also read by", "description")
         for kb in services.catalog.list_kbs():
-            table.add_row(kb.name, str(kb.documents), kb.description)
+            table.add_row(kb.name, str(kb.documents), kb.department or "(open)", ", ".join(kb.readers), kb.description)
         console.print(table)
 
 
@@ -342,7 +371,7 @@ def kb_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not
         typer.confirm(f"delete knowledge base {name} and all its documents?", abort=True)
     with opened() as services:
         try:
-            KnowledgeBases(services).delete(name)
+            KnowledgeBases(services).delete(LOCAL_ACTOR, name)
         except AssistantError as exc:
             _fail(str(exc))
     console.print(f"deleted {name}")
@@ -361,10 +390,13 @@ def docs_list(kb: Annotated[Optional[str], typer.Option("--kb")] = None) -> None
 @docs_app.command("delete")
 def docs_delete(doc_id: str) -> None:
     """Delete a document from every index."""
+    from assistant.app.knowledge import KnowledgeBases
+
     with opened() as services:
-        found = services.ingestor().delete_document(doc_id)
-    if not found:
-        _fail(f"no document with id {doc_id!r}; see `assistant docs list`")
+        doc = services.catalog.get_document(doc_id)
+        if doc is None:
+            _fail(f"no document with id {doc_id!r}; see `assistant docs list`")
+        KnowledgeBases(services).delete_document(LOCAL_ACTOR, doc.kb, doc_id)
     console.print(f"deleted {doc_id}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from assistant.answer.chain import AnswerChain, Backend
 from assistant.answer.citations import CitationChecker
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, LLMClient
+from assistant.app.auth import Authenticator, session_secret
 from assistant.app.settings import Settings
 from assistant.embed.base import Embedder, make_embedder
 from assistant.errors import ConfigError
@@ -31,7 +33,9 @@ from assistant.pipeline import Pipeline
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import PassThrough, Reranker, make_reranker
 from assistant.storage.interfaces import (
+    AuditLog,
     Catalog,
+    Directory,
     JobQueue,
     KeywordIndex,
     StorageLock,
@@ -41,8 +45,10 @@ from assistant.storage.interfaces import (
 from assistant.storage.janitor import IndexJanitor
 from assistant.storage.keyword_tantivy import TantivyKeywordIndex
 from assistant.storage.local import DataDirLock, SharedStorage
+from assistant.storage.sql.audit import SqlAuditLog
 from assistant.storage.sql.catalog import SqlCatalog
 from assistant.storage.sql.conversations import SqlConversationStore
+from assistant.storage.sql.directory import SqlDirectory
 from assistant.storage.sql.engine import make_engine, migrate
 from assistant.storage.sql.jobs import SqlJobQueue
 from assistant.storage.vector_chroma import ChromaVectorIndex, chroma_client
@@ -52,14 +58,15 @@ from assistant.text.spelling import HomophoneCorrector
 from assistant.text.tokenize import Tokenizer
 from assistant.tools.audience import AudienceRules
 from assistant.tools.stage import ToolStage
+from connectors.gateway import MemoryRateLimiter, RateLimiter
 from ingest.job import Ingestor
 
 log = logging.getLogger(__name__)
 
 STALE_UPLOAD_SECONDS = 3600  # an upload folder with no job behind it for this long was abandoned
 # What a variant shares with the services it was made from: storage and the loaded models.
-_SHARED = ("engine", "catalog", "jobs", "conversations", "tokenizer", "keyword", "vector", "janitor", "gate",
-           "embedder", "reranker")
+_SHARED = ("engine", "catalog", "jobs", "conversations", "directory", "audit", "auth", "limiter", "tokenizer",
+           "keyword", "vector", "janitor", "gate", "embedder", "reranker")
 
 
 class Services:
@@ -93,6 +100,23 @@ class Services:
     @cached_property
     def conversations(self) -> SqlConversationStore:
         return SqlConversationStore(self.engine)
+
+    @cached_property
+    def directory(self) -> Directory:
+        return SqlDirectory(self.engine)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return SqlAuditLog(self.engine)
+
+    @cached_property
+    def auth(self) -> Authenticator:
+        a, storage = self.settings.auth, self.settings.storage
+        secret = session_secret(a.session_secret.get_secret_value() if a.session_secret else None,
+                                storage.data_dir, storage.shared)
+        return Authenticator(self.directory, secret, session_hours=a.session_hours,
+                             im_default_role="customer" if self.settings.audience.default == "customer" else "agent",
+                             im_groups=dict(self.settings.audience.groups))
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
@@ -135,7 +159,16 @@ class Services:
         alone, else only those the ledger proves dead. Also drops abandoned upload folders."""
         removed = self.janitor.sweep_orphans() if self.lock.exclusive else self.janitor.sweep_leftovers()
         self._drop_abandoned_uploads()
+        self.purge_audit()
         return removed
+
+    def purge_audit(self) -> int:
+        """Drop audit rows older than the retention period (``auth.audit_retention_days``)."""
+        days = self.settings.auth.audit_retention_days
+        purged = self.audit.purge(datetime.now(timezone.utc) - timedelta(days=days))
+        if purged:
+            log.info("audit log: %d rows older than %d days removed", purged, days)
+        return purged
 
     def _drop_abandoned_uploads(self) -> None:
         root = self.settings.storage.uploads_dir
@@ -244,6 +277,7 @@ class Services:
         from assistant.erp.client import ERPClient
         from assistant.tools.base import ToolRegistry
         from assistant.tools.orders import ListOrdersTool, OrderLookupTool
+        from assistant.tools.verification import OrderVerifier
         from assistant.tools.routing import (
             FunctionCallingRouter,
             RuleRouter,
@@ -261,7 +295,22 @@ class Services:
         if chain.has_llm and self.settings.llm.tool_routing:
             router = FunctionCallingRouter(registry, chain.complete, rules, worth_asking=might_need_orders)
         a = self.settings.audience
-        return ToolStage(registry, router, AudienceRules(groups=a.groups, roles=a.roles, default=a.default))
+        auth = self.settings.auth
+        verifier = OrderVerifier(client, self.directory, self.limiter, attempts_per_hour=auth.verify_attempts_per_hour,
+                                 minutes=auth.verified_minutes)
+        return ToolStage(registry, router, AudienceRules(groups=a.groups, roles=a.roles, default=a.default),
+                         verifier=verifier)
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        """Sliding-window limits (questions, sign-ins, order proofs): in this process, or in Redis
+        when the gateway has one, so that replicas count together."""
+        url = self.settings.connectors.gateway.redis_url
+        if url:
+            from connectors.redis_store import RedisRateLimiter, redis_client
+
+            return RedisRateLimiter(redis_client(url))
+        return MemoryRateLimiter()
 
     @cached_property
     def memory(self) -> ConversationMemory:
@@ -294,6 +343,7 @@ class Services:
         return Ingestor(
             self.catalog, self.keyword, self.vector, self.embedder, self.tokenizer, self.gate,
             chunk_size=i.chunk_size, chunk_overlap=i.chunk_overlap, max_bytes=i.max_upload_mb * 1024 * 1024,
+            max_document_chars=i.max_document_chars, max_document_chunks=i.max_document_chunks,
             with_vectors=with_vectors,
         )
 

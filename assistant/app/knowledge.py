@@ -3,19 +3,27 @@
 Uploads are copied into a folder of their job (``<uploads>/<job id>/<n>/<name>``) and queued; a
 worker ingests them and removes the copies when the job ends. Local ingestion (the CLI owning the data
 directory) runs the same ingestor in the foreground.
+
+Every use case takes the :class:`Actor` doing it: a knowledge base the principal may not read does
+not exist for them (``UnknownKnowledgeBase``), changing one takes write access (``Forbidden``), and
+every change goes into the audit log.
 """
 
 from __future__ import annotations
 
+import shutil
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from assistant.access import Forbidden, may_read, require_write, unrestricted
+from assistant.app.audit_trail import Actor, act_entry
 from assistant.app.container import Services
 from assistant.domain import Chunk, Document, DocumentMeta, KnowledgeBase
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, UnknownKnowledgeBase
 from assistant.storage.interfaces import Job, StagedFile
 from ingest.job import IngestResult
 
@@ -33,6 +41,29 @@ class MultiFileMetadata(AssistantError):
         super().__init__("a document id and a title apply to one file; upload files one at a time to set them")
 
 
+class BadFileName(AssistantError):
+    def __init__(self, name: str, problem: str):
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        super().__init__(f"file name {shown!r}: {problem}; rename the file and upload it again")
+
+
+MAX_NAME_BYTES = 255  # what file systems take
+
+
+def upload_name(sent: str) -> str:
+    """The name an uploaded file is stored under: its last path part, checked (no '..', NUL, control
+    or direction-changing characters, nothing longer than a file system takes)."""
+    name = sent.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if name in ("", ".", ".."):
+        raise BadFileName(sent, "not a file name")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs")), None)
+    if bad is not None:
+        raise BadFileName(sent, f"holds the control character U+{ord(bad):04X}")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise BadFileName(sent, f"longer than {MAX_NAME_BYTES} bytes")
+    return name
+
+
 @dataclass(frozen=True)
 class Upload:
     """One file of an upload: the name it was sent under and its bytes."""
@@ -46,73 +77,126 @@ class KnowledgeBases:
         self.services = services
         self.catalog = services.catalog
 
+    def _record(self, actor: Actor, action: str, target: str, kb: str, **detail: Any) -> None:
+        self.services.audit.append(act_entry(actor.principal, action, target, channel=actor.channel, kbs=[kb],
+                                             detail=detail, request_id=actor.request_id))
+
+    def _readable(self, actor: Actor, name: str) -> KnowledgeBase:
+        """The knowledge base, if it exists and the principal may read it; else it does not exist for them."""
+        kb = next((k for k in self.catalog.list_kbs() if k.name == name), None)
+        if kb is None or not may_read(actor.principal, kb):
+            raise UnknownKnowledgeBase(name)
+        return kb
+
+    def _writable(self, actor: Actor, name: str) -> KnowledgeBase:
+        kb = self._readable(actor, name)
+        require_write(actor.principal, kb)
+        return kb
+
     # -- knowledge bases -------------------------------------------------------------------------
-    def list(self) -> list[KnowledgeBase]:
-        return self.catalog.list_kbs()
+    def list(self, actor: Actor) -> list[KnowledgeBase]:
+        return [kb for kb in self.catalog.list_kbs() if may_read(actor.principal, kb)]
 
-    def create(self, name: str, description: str = "") -> bool:
-        return self.catalog.create_kb(name, description)
+    def create(self, actor: Actor, name: str, description: str = "", department: str | None = None) -> bool:
+        """Create a knowledge base owned by ``department`` (a knowledge manager's own department when
+        they have exactly one); returns False when it exists already."""
+        principal = actor.principal
+        if not unrestricted(principal):
+            if principal.role != "knowledge_manager":
+                raise Forbidden("creating a knowledge base takes the knowledge_manager or admin role")
+            if department is None and len(principal.departments) == 1:
+                department = principal.departments[0]
+            if department is not None and department not in principal.departments:
+                raise Forbidden(f"a knowledge manager creates knowledge bases in their own departments, not {department!r}")
+        if department is not None and department not in {d.name for d in self.services.directory.list_departments()}:
+            raise AssistantError(f"no department {department!r}; an admin creates it first")
+        created = self.catalog.create_kb(name, description, department)
+        if created:
+            self._record(actor, "kb.create", name, name, department=department)
+        return created
 
-    def delete(self, name: str) -> None:
-        self.catalog.require_kb(name)
+    def delete(self, actor: Actor, name: str) -> None:
+        self._writable(actor, name)
         self.services.ingestor().delete_kb(name)
+        self._record(actor, "kb.delete", name, name)
 
     # -- documents -------------------------------------------------------------------------------
-    def documents(self, kb: str | None = None) -> list[tuple[Document, int]]:
+    def documents(self, actor: Actor, kb: str | None = None) -> list[tuple[Document, int]]:
         if kb is not None:
-            self.catalog.require_kb(kb)
-        return self.catalog.list_documents(kb)
+            self._readable(actor, kb)
+            return self.catalog.list_documents(kb)
+        readable = {k.name for k in self.list(actor)}
+        return [(d, n) for d, n in self.catalog.list_documents(None) if d.kb in readable]
 
-    def document(self, kb: str, doc_id: str) -> tuple[Document, list[Chunk]]:
+    def document(self, actor: Actor, kb: str, doc_id: str) -> tuple[Document, list[Chunk]]:
+        self._readable(actor, kb)
         doc = self.catalog.get_document(doc_id)
         if doc is None or doc.kb != kb:
             raise DocumentNotFound(kb, doc_id)
         return doc, self.catalog.chunks_of(doc_id)
 
-    def delete_document(self, kb: str, doc_id: str) -> None:
+    def delete_document(self, actor: Actor, kb: str, doc_id: str) -> None:
+        self._writable(actor, kb)
         doc = self.catalog.get_document(doc_id)
         if doc is None or doc.kb != kb:
             raise DocumentNotFound(kb, doc_id)
         self.services.ingestor().delete_document(doc_id)
+        self._record(actor, "document.delete", doc_id, kb, title=doc.title, version=doc.version)
 
     # -- ingestion -------------------------------------------------------------------------------
-    def upload(self, kb: str, files: Sequence[Upload], meta: DocumentMeta, *, max_bytes: int) -> Job:
-        """Copy the files to the job's folder and queue the job; returns it at once.
+    def upload(self, actor: Actor, kb: str, files: Sequence[Upload], meta: DocumentMeta, *, max_bytes: int) -> Job:
+        """Copy the files to the job's folder and queue the job; returns it at once. Nothing is left
+        behind when a file name is refused or copying fails.
 
         A file over ``max_bytes`` is kept only up to the limit: the job reports it as too big.
         """
-        self.catalog.require_kb(kb)
+        self._writable(actor, kb)
         if (meta.id or meta.title) and len(files) > 1:
             raise MultiFileMetadata()
+        names = [upload_name(upload.name or "upload") for upload in files]  # all checked before a byte is written
         job_id = uuid.uuid4().hex
         folder = self.services.upload_folder(job_id)
         staged: list[StagedFile] = []
-        for n, upload in enumerate(files):
-            name = Path(upload.name or "upload").name
-            target = folder / str(n) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as out:
-                copied = 0
-                while chunk := upload.stream.read(COPY_CHUNK):
-                    out.write(chunk)
-                    copied += len(chunk)
-                    if copied > max_bytes:  # keep just enough for the job to report the size error
-                        break
-            staged.append(StagedFile(str(target), name))
-        return self.services.jobs.submit(kb, staged, meta, job_id=job_id)
+        try:
+            for n, (upload, name) in enumerate(zip(files, names)):
+                target = folder / str(n) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("wb") as out:
+                    copied = 0
+                    while chunk := upload.stream.read(COPY_CHUNK):
+                        out.write(chunk)
+                        copied += len(chunk)
+                        if copied > max_bytes:  # keep just enough for the job to report the size error
+                            break
+                staged.append(StagedFile(str(target), name))
+            job = self.services.jobs.submit(kb, staged, meta, job_id=job_id)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._record(actor, "document.upload", job.id, kb, files=names, doc_id=meta.id)
+        return job
 
-    def job(self, job_id: str) -> Job | None:
-        return self.services.jobs.get(job_id)
+    def job(self, actor: Actor, job_id: str) -> Job | None:
+        job = self.services.jobs.get(job_id)
+        if job is None:
+            return None
+        try:
+            self._readable(actor, job.kb)
+        except UnknownKnowledgeBase:
+            return None  # another department's job does not exist for this principal
+        return job
 
     def ingest_local(
         self,
+        actor: Actor,
         kb: str,
         paths: Sequence[Path],
         meta: DocumentMeta,
         on_result: Callable[[IngestResult], None] | None = None,
         on_group: Callable[[Path], None] | None = None,
     ) -> list[IngestResult]:
-        """Ingest files this process can read, in groups, creating the KB if needed."""
+        """Ingest files this process can read, in groups (the knowledge base must exist)."""
+        self._writable(actor, kb)
         if (meta.id or meta.title) and len(paths) > 1:
             raise MultiFileMetadata()
         ingestor = self.services.ingestor()
@@ -123,5 +207,7 @@ class KnowledgeBases:
             if on_group:
                 on_group(group[0])
             results += ingestor.ingest_files(group, kb, metas[start : start + CLI_GROUP], on_result=on_result)
+        self._record(actor, "document.ingest", f"{len(paths)} files", kb,
+                     files=[p.name for p in paths[:100]], failed=sum(r.status == "failed" for r in results))
         return results
 

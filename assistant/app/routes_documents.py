@@ -3,6 +3,9 @@
 An upload is copied into the job's folder and queued; the response is the job id at once, and
 ``GET /v1/jobs/{id}`` reports progress and each file's result. A worker (a thread of the server, or
 ``assistant worker`` processes) ingests it.
+
+Every route takes a principal: reading needs the knowledge base to be readable by it (else 404, as if
+it did not exist), changing needs write access on it (else 403).
 """
 
 from __future__ import annotations
@@ -11,95 +14,99 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from assistant.access import Forbidden
+from assistant.app.audit_trail import Actor
+from assistant.app.http_auth import Guard, request_id
 from assistant.app.knowledge import (
     DocumentNotFound,
     KnowledgeBases,
-    MultiFileMetadata,
     Upload,
 )
-from assistant.domain import Document, DocumentMeta, KnowledgeBase
+from assistant.domain import Document, DocumentMeta, KnowledgeBase, Principal
 from assistant.errors import AssistantError, UnknownKnowledgeBase
 
 
 class KbCreate(BaseModel):
     name: str = Field(description="2-63 lower-case letters, digits, '-' or '_'.")
-    description: str = ""
+    description: str = Field("", max_length=500)
+    department: str | None = Field(None, description="The owning department; a knowledge manager's own by default.")
 
 
 def _doc_json(doc: Document, chunks: int) -> dict:
     return {**doc.model_dump(mode="json"), "chunks": chunks}
 
 
-def documents_router(knowledge: KnowledgeBases, *, max_upload_bytes: int) -> APIRouter:
+def documents_router(knowledge: KnowledgeBases, guard: Guard, *, max_upload_bytes: int) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
+    def actor(request: Request, principal: Principal = Depends(guard.principal)) -> Actor:
+        return Actor(principal, "api", request_id(request))
+
+    who = Depends(actor)
+
     @router.get("/kbs")
-    def list_kbs() -> list[KnowledgeBase]:
-        return knowledge.list()
+    def list_kbs(a: Actor = who) -> list[KnowledgeBase]:
+        return knowledge.list(a)
 
     @router.post("/kbs", status_code=201)
-    def create_kb(body: KbCreate) -> dict:
-        try:
-            created = knowledge.create(body.name, body.description)
-        except AssistantError as exc:
-            raise HTTPException(400, str(exc)) from exc
+    def create_kb(body: KbCreate, a: Actor = who) -> dict:
+        with _refused():
+            created = knowledge.create(a, body.name, body.description, body.department)
         if not created:
             raise HTTPException(409, f"knowledge base {body.name!r} already exists")
-        return {"name": body.name, "description": body.description}
+        kb = next(k for k in knowledge.list(a) if k.name == body.name)
+        return {"name": kb.name, "description": kb.description, "department": kb.department}
 
     @router.delete("/kbs/{kb}")
-    def delete_kb(kb: str) -> dict:
-        with _not_found():
-            knowledge.delete(kb)
+    def delete_kb(kb: str, a: Actor = who) -> dict:
+        with _refused():
+            knowledge.delete(a, kb)
         return {"deleted": kb}
 
     @router.get("/kbs/{kb}/documents")
-    def list_documents(kb: str) -> list[dict]:
-        with _not_found():
-            return [_doc_json(d, n) for d, n in knowledge.documents(kb)]
+    def list_documents(kb: str, a: Actor = who) -> list[dict]:
+        with _refused():
+            return [_doc_json(d, n) for d, n in knowledge.documents(a, kb)]
 
     @router.get("/kbs/{kb}/documents/{doc_id}")
-    def get_document(kb: str, doc_id: str) -> dict:
-        with _not_found():
-            doc, chunks = knowledge.document(kb, doc_id)
+    def get_document(kb: str, doc_id: str, a: Actor = who) -> dict:
+        with _refused():
+            doc, chunks = knowledge.document(a, kb, doc_id)
         return _doc_json(doc, len(chunks))
 
     @router.delete("/kbs/{kb}/documents/{doc_id}")
-    def delete_document(kb: str, doc_id: str) -> dict:
-        with _not_found():
-            knowledge.delete_document(kb, doc_id)
+    def delete_document(kb: str, doc_id: str, a: Actor = who) -> dict:
+        with _refused():
+            knowledge.delete_document(a, kb, doc_id)
         return {"deleted": doc_id}
 
     @router.post("/kbs/{kb}/documents", status_code=202)
     def upload(
         kb: str,
         files: Annotated[list[UploadFile], File(description="One or more files.")],
-        doc_id: Annotated[str | None, Form(description="Document id (one file only).")] = None,
-        title: Annotated[str | None, Form()] = None,
-        version: Annotated[str | None, Form()] = None,
-        effective_date: Annotated[str | None, Form()] = None,
-        owner: Annotated[str | None, Form()] = None,
-        tags: Annotated[str | None, Form(description="Comma-separated.")] = None,
-        url: Annotated[str | None, Form()] = None,
+        doc_id: Annotated[str | None, Form(description="Document id (one file only).", max_length=200)] = None,
+        title: Annotated[str | None, Form(max_length=300)] = None,
+        version: Annotated[str | None, Form(max_length=50)] = None,
+        effective_date: Annotated[str | None, Form(max_length=30)] = None,
+        owner: Annotated[str | None, Form(max_length=100)] = None,
+        tags: Annotated[str | None, Form(description="Comma-separated.", max_length=1000)] = None,
+        url: Annotated[str | None, Form(max_length=2000)] = None,
+        a: Actor = who,
     ) -> dict:
-        meta = DocumentMeta(
-            id=doc_id, title=title, version=version, effective_date=effective_date, owner=owner, tags=tags, url=url
-        )
-        try:
-            job = knowledge.upload(kb, [Upload(f.filename or "upload", f.file) for f in files], meta,
+        with _refused():
+            meta = DocumentMeta(
+                id=doc_id, title=title, version=version, effective_date=effective_date, owner=owner, tags=tags, url=url
+            )
+            job = knowledge.upload(a, kb, [Upload(f.filename or "upload", f.file) for f in files], meta,
                                    max_bytes=max_upload_bytes)
-        except UnknownKnowledgeBase as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except MultiFileMetadata as exc:
-            raise HTTPException(400, str(exc)) from exc
         return {"job_id": job.id, "status_url": f"/v1/jobs/{job.id}"}
 
     @router.get("/jobs/{job_id}")
-    def get_job(job_id: str) -> dict:
-        job = knowledge.job(job_id)
+    def get_job(job_id: str, a: Actor = who) -> dict:
+        job = knowledge.job(a, job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r}")
         return job.public()
@@ -108,9 +115,13 @@ def documents_router(knowledge: KnowledgeBases, *, max_upload_bytes: int) -> API
 
 
 @contextmanager
-def _not_found() -> Iterator[None]:
-    """The use cases' "no such knowledge base / document" is a 404."""
+def _refused() -> Iterator[None]:
+    """The use cases' errors as HTTP: not there (or not readable) 404, not allowed 403, bad input 400."""
     try:
         yield
     except (UnknownKnowledgeBase, DocumentNotFound) as exc:
         raise HTTPException(404, str(exc)) from exc
+    except Forbidden as exc:
+        raise HTTPException(403, str(exc)) from exc
+    except (AssistantError, ValueError) as exc:  # MultiFileMetadata, BadFileName, a bad field
+        raise HTTPException(400, str(exc)) from exc

@@ -9,6 +9,7 @@ has short names of its own: ``ASSISTANT_DATA_DIR``, ``ASSISTANT_DATABASE_URL``, 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from assistant.errors import ConfigError
@@ -137,15 +139,30 @@ class AudienceSettings(BaseModel):
     default: Audience = "customer"
 
 
+class AuthSettings(BaseModel):
+    admin_password: SecretStr | None = None  # the first admin's password; unset: generated and printed once
+    session_secret: SecretStr | None = None  # signs console sessions; required when replicas share storage
+    session_hours: float = Field(12.0, gt=0)
+    requests_per_minute: int = Field(60, ge=1)  # per principal, on every front door
+    group_requests_per_minute: int = Field(120, ge=1)  # per IM group
+    verify_attempts_per_hour: int = Field(5, ge=1)  # proving an order with the phone's last four digits
+    verified_minutes: int = Field(30, ge=1)  # how long a proved order stays shown to its asker
+    audit_retention_days: int = Field(365, ge=1)
+
+
 class IngestionSettings(BaseModel):
     chunk_size: int = Field(400, ge=50)  # characters
     chunk_overlap: int = Field(60, ge=0)
-    max_upload_mb: int = Field(50, ge=1)
+    max_upload_mb: int = Field(50, ge=1)  # one file
+    max_document_chars: int = Field(1_500_000, ge=1000)  # one document's text (~300 pages), after loading
+    max_document_chunks: int = Field(6_000, ge=10)  # one document's chunks
 
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    max_body_mb: float = Field(1.0, gt=0)  # any request body but an upload
+    max_request_upload_mb: int = Field(200, ge=1)  # one upload request, all its files (each: ingestion.max_upload_mb)
 
 
 # Where state lives has short names (the deployment guide's three URLs and the data directory).
@@ -206,7 +223,8 @@ def _environment(env_file: Path | None) -> dict[str, str]:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ASSISTANT_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+        env_prefix="ASSISTANT_", env_file=".env", extra="ignore", env_nested_delimiter="__",
+        hide_input_in_errors=True,  # a bad value may be a secret: errors name the field only
     )
 
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -217,6 +235,7 @@ class Settings(BaseSettings):
     erp: ERPSettings = Field(default_factory=ERPSettings)
     audience: AudienceSettings = Field(default_factory=AudienceSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
 
@@ -234,8 +253,12 @@ class Settings(BaseSettings):
         return init_settings, _ShortNames(settings_cls, environ), env_settings, dotenv_settings, file_secret_settings
 
     def with_updates(self, **groups: dict[str, Any]) -> "Settings":
-        """A copy with some fields of some groups changed: ``with_updates(retrieval={"top_k": 8})``."""
-        changes = {name: getattr(self, name).model_copy(update=values) for name, values in groups.items()}
+        """A copy with some fields of some groups changed: ``with_updates(retrieval={"top_k": 8})``;
+        the changed groups are validated like the environment's values."""
+        changes = {}
+        for name, values in groups.items():
+            group = getattr(self, name)
+            changes[name] = type(group).model_validate({**dict(group), **values})
         return self.model_copy(update=changes)
 
 
@@ -244,6 +267,11 @@ def load_settings() -> Settings:
     wrong with it, never the value given (it may be a secret)."""
     try:
         return Settings()
+    except SettingsError as exc:  # a variable that should hold JSON does not: its message names the field only
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = f"ASSISTANT_{field.group(1).upper()}" if field else "a setting"
+        raise ConfigError(f"invalid settings: {name} (or one of its ASSISTANT_{field.group(1).upper() if field else ''}__* "
+                          "variables) is not valid JSON") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):

@@ -83,6 +83,8 @@ class HybridRetriever:
         return self.retrieve(query, kb_ids=kb_ids, k=k).hits
 
     def retrieve(self, query: str, *, kb_ids: Sequence[str], k: int, trace_depth: int = 20) -> Retrieval:
+        if not kb_ids:  # nothing the asker may read: nothing is searched (an index reads "no filter" as "all")
+            return Retrieval(hits=[])
         timings: dict[str, float] = {}
         qvec = None
         if self.mode in ("vector", "hybrid"):

@@ -28,7 +28,21 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from assistant.domain import Chunk, Document, DocumentMeta, KnowledgeBase, Turn
+from assistant.domain import (
+    ApiKey,
+    AuditEntry,
+    AuditQuery,
+    Chunk,
+    CustomerBinding,
+    Department,
+    Document,
+    DocumentMeta,
+    ImRule,
+    KnowledgeBase,
+    Role,
+    Turn,
+    User,
+)
 
 # ---------------------------------------------------------------------------------------- catalog
 WHOLE_KB = "*"  # a ledger entry standing for every chunk of a deleted knowledge base
@@ -80,11 +94,17 @@ class Catalog(Protocol):
     """
 
     # knowledge bases
-    def create_kb(self, name: str, description: str = "") -> bool:
-        """Create a knowledge base; False if it already existed."""
+    def create_kb(self, name: str, description: str = "", department: str | None = None) -> bool:
+        """Create a knowledge base (owned by ``department``, or open to all); False if it already existed."""
         ...
 
-    def list_kbs(self) -> list[KnowledgeBase]: ...
+    def list_kbs(self) -> list[KnowledgeBase]:
+        """Every knowledge base with its document count, owning department and reading departments."""
+        ...
+
+    def set_kb_access(self, name: str, department: str | None, readers: Sequence[str] = ()) -> None:
+        """Set the owning department (None: open to every department) and the departments granted reading."""
+        ...
 
     def kb_exists(self, name: str) -> bool: ...
 
@@ -322,3 +342,89 @@ class ConversationStore(Protocol):
         ...
 
     def forget(self, conversation_id: str) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------- accounts
+class Directory(Protocol):
+    """Departments, console users, API keys, IM identity rules, customer bindings, order verifications.
+
+    Contract: names are validated like knowledge-base names; a department must exist before a user, key
+    or rule names it (``DirectoryError``); secrets are stored only as hashes (the caller hashes);
+    ``find_key`` looks a key up by its hash alone; a revoked or expired key stays listed; deleting a
+    user removes its memberships; ``verified_orders`` only lists verifications that have not expired.
+    """
+
+    def create_department(self, name: str, description: str = "") -> bool: ...
+
+    def list_departments(self) -> list[Department]: ...
+
+    def delete_department(self, name: str) -> bool: ...
+
+    def create_user(self, username: str, password_hash: str, role: Role, departments_: Sequence[str] = (),
+                    display_name: str = "") -> User: ...
+
+    def get_user(self, username: str) -> User | None: ...
+
+    def password_hash(self, username: str) -> str | None:
+        """The stored hash of an enabled user (None for an unknown or disabled one)."""
+        ...
+
+    def list_users(self) -> list[User]: ...
+
+    def update_user(self, username: str, *, role: Role | None = None, departments_: Sequence[str] | None = None,
+                    password_hash: str | None = None, disabled: bool | None = None,
+                    display_name: str | None = None) -> User | None: ...
+
+    def delete_user(self, username: str) -> bool: ...
+
+    def count_users(self) -> int: ...
+
+    def touch_login(self, username: str) -> None: ...
+
+    def create_key(self, key_id: str, key_hash: str, role: Role, *, name: str = "", departments_: Sequence[str] = (),
+                   created_by: str = "", expires_at: datetime | None = None) -> ApiKey: ...
+
+    def find_key(self, key_hash: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str) -> bool: ...
+
+    def touch_key(self, key_id: str) -> None: ...
+
+    def add_im_rule(self, rule: ImRule) -> ImRule: ...
+
+    def list_im_rules(self) -> list[ImRule]: ...
+
+    def delete_im_rule(self, rule_id: int) -> bool: ...
+
+    def bind_customer(self, platform: str, user_id: str, customer_id: str) -> CustomerBinding: ...
+
+    def customer_of(self, platform: str, user_id: str) -> str | None: ...
+
+    def list_bindings(self) -> list[CustomerBinding]: ...
+
+    def unbind_customer(self, platform: str, user_id: str) -> bool: ...
+
+    def verify_order(self, principal_id: str, order_no: str, until: datetime) -> None: ...
+
+    def verified_orders(self, principal_id: str) -> set[str]: ...
+
+
+class AuditLog(Protocol):
+    """Every question and every administrative act, append-only.
+
+    Contract: ``append`` stores the entry whole and returns its id (ids grow); nothing edits a row;
+    ``query`` returns rows matching every filter, newest first; ``iterate`` pages through all of them;
+    ``purge`` deletes only rows older than its argument (the retention period).
+    """
+
+    def append(self, entry: AuditEntry) -> int: ...
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    def iterate(self, query: AuditQuery, page: int = 500) -> Iterator[AuditEntry]: ...
+
+    def purge(self, older_than: datetime) -> int: ...
+
+    def count(self) -> int: ...

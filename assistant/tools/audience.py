@@ -39,7 +39,10 @@ class AudienceRules:
         return self.default
 
     def bind(self, caller: Caller) -> Caller:
-        """The caller with its audience decided."""
+        """The caller with its audience decided (kept when the front door already decided it from a
+        verified principal)."""
+        if caller.audience is not None:
+            return caller
         return replace(caller, audience=self.resolve(caller))
 
 

@@ -33,6 +33,8 @@ class Caller:
     role: str | None = "staff"
     customer_id: str | None = None  # the ERP customer this user is linked to, when known
     audience: Audience | None = None
+    principal_id: str | None = None  # who asks (assistant.domain.Principal.id), for per-asker state
+    verified_orders: frozenset[str] = frozenset()  # orders this asker proved to own in the conversation
 
 
 class ToolError(AssistantError):

@@ -109,15 +109,19 @@ class OrderLookupTool:
 
     def call(self, args: dict[str, Any], caller: Caller) -> ToolResult:
         order_no, topic = args["order_no"], args.get("topic", "status")
+        staff = sees_personal_data(caller)
         try:
             order = self.client.get_order(order_no)
         except OrderNotFound:
+            if not staff and order_no not in caller.verified_orders:
+                # To a customer an unknown order looks like any order not proved theirs: asking about
+                # numbers must not tell which orders exist.
+                raise ToolDenied(self.name, f"order {order_no}: the asker has not proved it is theirs") from None
             return self._not_found(order_no, topic)
         except ERPError as exc:
             raise ToolError(self.name, str(exc)) from exc
-        staff = sees_personal_data(caller)
-        if not staff and caller.customer_id and order.customer_id != caller.customer_id:
-            raise ToolDenied(self.name, f"order {order_no} belongs to another customer; it cannot be shown here")
+        if not staff and not _owned(order.customer_id, order_no, caller):
+            raise ToolDenied(self.name, f"order {order_no}: the asker has not proved it is theirs")
         lines = _facts(order, topic, staff)
         summary, summary_en = _summary(order, topic)
         return ToolResult(
@@ -189,6 +193,11 @@ class ListOrdersTool:
             summary_en=f"{len(orders)} orders found.",
             data={"orders": [o.model_dump() for o in orders]},
         )
+
+
+def _owned(customer_id: str, order_no: str, caller: Caller) -> bool:
+    """A customer sees an order bound to them, or one they proved theirs in this conversation."""
+    return (caller.customer_id is not None and caller.customer_id == customer_id) or order_no in caller.verified_orders
 
 
 # -- what a result says ------------------------------------------------------------------------

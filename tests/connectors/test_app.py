@@ -21,7 +21,7 @@ from connectors.settings import (
     WeComAppBot,
     load_bots_file,
 )
-from tests.conftest import make_settings
+from tests.conftest import as_admin, make_settings
 
 SECRET = "ding-secret-e2e"
 SOP = """# 电子发票开具规范
@@ -85,6 +85,8 @@ def test_the_app_factory_mounts_callbacks_and_chat_completions_and_runs_the_gate
         update={"connectors": ConnectorSettings(dingtalk=[dingtalk_bot(platform)])}
     )
     with TestClient(create_app(settings)) as client:  # the lifespan starts the gateway workers
+        assert client.get("/v1/connectors").status_code == 401
+        as_admin(client, settings)
         status = client.get("/v1/connectors").json()
         assert status["bots"] == [{"platform": "dingtalk", "bot": "support"}]
         body, headers = signed_callback(platform, "发票怎么开", "app-1")

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from assistant.app.container import Services
+from assistant.app.audit_trail import Actor
+from assistant.app.auth import LOCAL
 from assistant.app.knowledge import KnowledgeBases, Upload
 from assistant.domain import DocumentMeta
 from ingest.worker import IngestWorker
@@ -42,7 +44,7 @@ def queue_upload(data_dir: Path, name: str = "rota.md") -> str:
     with Services(make_settings(data_dir)) as services:
         services.catalog.create_kb("support")
         job = KnowledgeBases(services).upload(
-            "support", [Upload(name, io.BytesIO(SOP.encode()))], DocumentMeta(owner="客服部"), max_bytes=1 << 20
+            Actor(LOCAL, "cli"), "support", [Upload(name, io.BytesIO(SOP.encode()))], DocumentMeta(owner="客服部"), max_bytes=1 << 20
         )
     return job.id
 

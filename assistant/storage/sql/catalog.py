@@ -20,7 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from assistant.domain import Chunk, Document, KnowledgeBase
 from assistant.errors import AssistantError, InvalidName, UnknownKnowledgeBase
 from assistant.storage.interfaces import WHOLE_KB, Leftover, LiveChunk, Replacement
-from assistant.storage.sql.schema import chunks, documents, index_ledger, kbs
+from assistant.storage.sql.schema import (
+    chunks,
+    documents,
+    index_ledger,
+    kb_readers,
+    kbs,
+)
 
 KB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 
@@ -40,14 +46,15 @@ class SqlCatalog:
         self.engine = engine
 
     # -- knowledge bases ------------------------------------------------------------------
-    def create_kb(self, name: str, description: str = "") -> bool:
+    def create_kb(self, name: str, description: str = "", department: str | None = None) -> bool:
         """Create a knowledge base; returns False if it already existed."""
         validate_kb_name(name)
         try:
             with self.engine.begin() as conn:
                 if conn.execute(select(kbs.c.name).where(kbs.c.name == name)).first():
                     return False
-                conn.execute(insert(kbs).values(name=name, description=description, created_at=_now()))
+                conn.execute(insert(kbs).values(name=name, description=description, created_at=_now(),
+                                                department=department))
         except IntegrityError:  # another process created it between the check and the insert
             return False
         return True
@@ -58,7 +65,21 @@ class SqlCatalog:
                 conn.execute(select(documents.c.kb, func.count()).group_by(documents.c.kb)).all()
             )
             rows = conn.execute(select(kbs).order_by(kbs.c.name)).mappings().all()
-        return [KnowledgeBase(**row, documents=counts.get(row["name"], 0)) for row in rows]
+            readers: dict[str, list[str]] = {}
+            for kb, department in conn.execute(select(kb_readers.c.kb, kb_readers.c.department)):
+                readers.setdefault(kb, []).append(department)
+        return [KnowledgeBase(**row, documents=counts.get(row["name"], 0), readers=sorted(readers.get(row["name"], [])))
+                for row in rows]
+
+    def set_kb_access(self, name: str, department: str | None, readers: Sequence[str] = ()) -> None:
+        """Give a knowledge base an owning department (None: open to all) and its reading departments."""
+        self.require_kb(name)
+        with self.engine.begin() as conn:
+            conn.execute(update(kbs).where(kbs.c.name == name).values(department=department))
+            conn.execute(delete(kb_readers).where(kb_readers.c.kb == name))
+            others = [d for d in dict.fromkeys(readers) if d != department]
+            if others:
+                conn.execute(insert(kb_readers), [{"kb": name, "department": d} for d in others])
 
     def kb_exists(self, name: str) -> bool:
         with self.engine.connect() as conn:

@@ -5,6 +5,7 @@ compares the migrated database with this metadata."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -26,6 +27,14 @@ kbs = Table(
     Column("name", String(64), primary_key=True),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("department", String(64)),  # the owning department; NULL: open to every department
+)
+
+kb_readers = Table(  # departments granted reading a knowledge base they do not own
+    "kb_readers",
+    metadata,
+    Column("kb", String(64), ForeignKey("kbs.name", ondelete="CASCADE"), primary_key=True),
+    Column("department", String(64), primary_key=True),
 )
 
 documents = Table(
@@ -102,4 +111,130 @@ conversation_turns = Table(
     Column("standalone", Text),  # user turns: the question as rewritten for retrieval
     Column("embedding", LargeBinary),  # user turns: float32 vector of the standalone question
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# -- accounts, permissions, audit -------------------------------------------------------------------
+departments = Table(
+    "departments",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", Text, nullable=False, default=""),
+    Column("role", String(32), nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+user_departments = Table(
+    "user_departments",
+    metadata,
+    Column("username", String(64), ForeignKey("users.username", ondelete="CASCADE"), primary_key=True),
+    Column("department", String(64), primary_key=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 of the secret part
+    Column("name", Text, nullable=False, default=""),
+    Column("role", String(32), nullable=False),
+    Column("created_by", String(128), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+
+api_key_departments = Table(
+    "api_key_departments",
+    metadata,
+    Column("key_id", String(32), ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True),
+    Column("department", String(64), primary_key=True),
+)
+
+im_rules = Table(
+    "im_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("priority", Integer, nullable=False, default=100),
+    Column("platform", String(32)),
+    Column("chat_id", String(200)),
+    Column("user_id", String(200)),
+    Column("department", String(64)),
+    Column("role", String(32), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)
+
+customer_bindings = Table(
+    "customer_bindings",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+order_verifications = Table(  # an asker proved they own an order (last four digits of its phone)
+    "order_verifications",
+    metadata,
+    Column("principal_id", String(300), primary_key=True),
+    Column("order_no", String(32), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("request_id", String(64), nullable=False, default=""),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(64), nullable=False, default=""),
+    Column("principal_id", String(300), nullable=False, default=""),
+    Column("principal_kind", String(16), nullable=False, default=""),
+    Column("principal_name", Text, nullable=False, default=""),
+    Column("role", String(32), nullable=False, default=""),
+    Column("departments", Text, nullable=False, default="[]"),
+    Column("action", String(64), nullable=False, default=""),
+    Column("target", Text, nullable=False, default=""),
+    Column("kbs", Text, nullable=False, default="[]"),
+    Column("question", Text, nullable=False, default=""),
+    Column("rewritten", Text, nullable=False, default=""),
+    Column("answer", Text, nullable=False, default=""),
+    Column("refused", Boolean),
+    Column("refusal", String(32)),
+    Column("sources", Text, nullable=False, default="[]"),
+    Column("tool_calls", Text, nullable=False, default="[]"),
+    Column("latency_ms", Float),
+    Column("status", String(16), nullable=False, default="ok"),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_principal", "principal_id"),
+)
+
+audit_log_kbs = Table(  # one row per knowledge base a question searched or an act touched: for filters
+    "audit_log_kbs",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("audit_log.id", ondelete="CASCADE"), primary_key=True),
+    Column("kb", String(64), primary_key=True),
+    Index("ix_audit_log_kbs_kb", "kb"),
+)
+
+audit_log_docs = Table(  # one row per cited document: "who was told what from this SOP"
+    "audit_log_docs",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("audit_log.id", ondelete="CASCADE"), primary_key=True),
+    Column("doc_id", String(200), primary_key=True),
+    Index("ix_audit_log_docs_doc", "doc_id"),
 )

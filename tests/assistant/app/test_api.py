@@ -6,14 +6,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.app.api import create_app
-from tests.conftest import make_settings
+from tests.conftest import as_admin, make_settings
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    app = create_app(make_settings(tmp_path_factory.mktemp("api-data")), load_demo=True)
-    with TestClient(app) as client:  # runs the lifespan: lock, demo load, model warm-up
-        yield client
+    settings = make_settings(tmp_path_factory.mktemp("api-data"))
+    app = create_app(settings, load_demo=True)
+    with TestClient(app) as client:  # runs the lifespan: lock, first admin, demo load, model warm-up
+        yield as_admin(client, settings)
 
 
 def test_healthz_reports_the_loaded_demo(client):

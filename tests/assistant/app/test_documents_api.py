@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.app.api import create_app
-from tests.conftest import make_settings
+from tests.conftest import as_admin, make_settings
 
 SOP_V1 = "# 开票规范\n版本：V3.1\n## 开票时间\n确认收货后48小时内开具电子发票。\n"
 SOP_V2 = "# 开票规范\n版本：V3.2\n## 开票时间\n确认收货后24小时内开具电子发票。\n"
@@ -17,8 +17,10 @@ SOP_V2 = "# 开票规范\n版本：V3.2\n## 开票时间\n确认收货后24小�
 
 @pytest.fixture
 def client(tmp_path):
-    app = create_app(make_settings(tmp_path / "data", ingestion={"max_upload_mb": 1}))
+    settings = make_settings(tmp_path / "data", ingestion={"max_upload_mb": 1})
+    app = create_app(settings)
     with TestClient(app) as client:
+        as_admin(client, settings)
         assert client.post("/v1/kbs", json={"name": "finance"}).status_code == 201
         yield client
 

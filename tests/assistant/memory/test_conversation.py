@@ -49,10 +49,12 @@ def test_api_ask_with_conversation_id_uses_memory(tmp_path):
     from fastapi.testclient import TestClient
 
     from assistant.app.api import create_app
-    from tests.conftest import make_settings
+    from tests.conftest import as_admin, make_settings
 
-    app = create_app(make_settings(tmp_path / "data"), load_demo=True)
+    settings = make_settings(tmp_path / "data")
+    app = create_app(settings, load_demo=True)
     with TestClient(app) as client:
+        as_admin(client, settings)
         client.post("/v1/ask", json={"question": "金卡会员有什么权益", "conversation_id": "c1"})
         body = client.post("/v1/ask", json={"question": "银卡呢", "conversation_id": "c1"}).json()
         assert "银卡" in body["trace"]["rewritten"]

@@ -15,7 +15,9 @@ from assistant.tools.base import Caller, ToolDenied, ToolRegistry
 from assistant.tools.orders import ListOrdersTool, OrderLookupTool
 
 STAFF = Caller(platform="api", role="staff", audience="staff")
-CUSTOMER = Caller(platform="feishu", chat_id="oc_after_sales", user_id="ou_1", role=None, audience="customer")
+# A customer in a customer-facing group, bound to the customer who placed 20240521-8892.
+CUSTOMER = Caller(platform="feishu", chat_id="oc_after_sales", user_id="ou_1", role=None, customer_id="C10086",
+                  audience="customer")
 
 
 def test_lookup_is_cited_as_the_erp_with_the_query_time(erp, clock):
@@ -38,7 +40,7 @@ def test_customer_facing_groups_get_phone_email_address_and_name_masked(erp, clo
     shipping = tool.call({"order_no": "20240521-8892", "topic": "shipping"}, CUSTOMER)
     invoice = tool.call({"order_no": "20240521-8892", "topic": "invoice"}, CUSTOMER)
     shown = "\n".join([everything.facts, shipping.facts, invoice.facts, str(everything.data)])
-    for secret in ("13812345678", "xiaoyu.zhang@example.com", "张江路", "1388", "张晓雨", "C10086"):
+    for secret in ("13812345678", "xiaoyu.zhang@example.com", "张江路", "1388", "张晓雨"):
         assert secret not in shown, secret
     assert "138****5678" in shipping.facts and "上海市浦东新区****" in shipping.facts
     assert "x***@example.com" in invoice.facts
@@ -46,8 +48,19 @@ def test_customer_facing_groups_get_phone_email_address_and_name_masked(erp, clo
 
 def test_a_linked_customer_cannot_see_another_customers_order(erp, clock):
     someone_else = Caller(platform="wecom", chat_id="g1", role=None, customer_id="C20001", audience="customer")
-    with pytest.raises(ToolDenied, match="another customer"):
+    with pytest.raises(ToolDenied, match="not proved it is theirs"):
         OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892"}, someone_else)
+
+
+def test_a_customer_nobody_bound_sees_no_order_until_they_prove_it_and_unknown_orders_look_the_same(erp, clock):
+    tool = OrderLookupTool(erp, clock=clock)
+    stranger = Caller(platform="openai", chat_id="-", role=None, audience="customer")
+    for order_no in ("20240521-8892", "20991231-0001"):  # one exists, one does not: the same answer
+        with pytest.raises(ToolDenied, match="not proved it is theirs"):
+            tool.call({"order_no": order_no}, stranger)
+    proved = Caller(platform="openai", chat_id="-", role=None, audience="customer",
+                    verified_orders=frozenset({"20240521-8892"}))
+    assert "138****5678" in tool.call({"order_no": "20240521-8892", "topic": "shipping"}, proved).facts
 
 
 def test_customers_list_only_their_own_orders(erp, clock):
@@ -57,7 +70,7 @@ def test_customers_list_only_their_own_orders(erp, clock):
     with pytest.raises(ToolDenied, match="another customer"):
         tool.call({"customer_id": "C10087"}, me)
     with pytest.raises(ToolDenied, match="linked"):
-        tool.call({}, CUSTOMER)
+        tool.call({}, Caller(platform="feishu", chat_id="g1", role=None, audience="customer"))
 
 
 def test_staff_list_any_customers_orders(erp, clock):
@@ -76,8 +89,8 @@ def test_group_rules_win_over_roles_and_unknown_chats_are_customer_facing():
 
 
 def test_a_caller_without_a_decided_audience_is_treated_as_a_customer(erp, clock):
-    result = OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892", "topic": "shipping"}, Caller())
-    assert "13812345678" not in result.facts
+    with pytest.raises(ToolDenied):
+        OrderLookupTool(erp, clock=clock).call({"order_no": "20240521-8892", "topic": "shipping"}, Caller(role=None))
 
 
 @pytest.mark.parametrize(

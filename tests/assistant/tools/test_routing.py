@@ -156,7 +156,8 @@ def test_function_calling_falls_back_to_rules_when_no_model_answers(registry):
 
 def test_stage_traces_every_call_and_masks_for_customer_groups(registry, erp):
     stage = ToolStage(registry, RuleRouter(registry), AudienceRules(groups={"feishu:oc_1": "customer"}))
-    outcome = stage.run("20240521-8892 物流到哪了", Caller(platform="feishu", chat_id="oc_1", role="staff"))
+    owner = Caller(platform="feishu", chat_id="oc_1", role="staff", customer_id="C10086")
+    outcome = stage.run("20240521-8892 物流到哪了", owner)
     [call] = outcome.calls
     assert call.name == "lookup_order" and call.error is None and call.ms >= 0
     assert "138****5678" in call.result and "13812345678" not in call.result
