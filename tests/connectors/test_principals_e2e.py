@@ -149,3 +149,30 @@ def test_one_audit_log_for_the_api_the_openai_endpoint_and_im_with_sources_and_t
     # administrative acts are there too: the key made above, the KB created, the upload, this export
     actions = {e["action"] for e in client.get("/v1/audit", params={"kind": "admin"}).json()["entries"]}
     assert {"key.create", "kb.create", "document.upload", "audit.export"} <= actions
+
+
+def test_the_openai_user_field_is_a_label_and_callers_never_share_a_conversation(app):
+    client, _ = app
+    customer = {"Authorization": f"Bearer {client.post('/v1/keys', json={'role': 'customer'}).json()['key']}"}
+    staff = {"Authorization": f"Bearer {client.post('/v1/keys', json={'role': 'agent'}).json()['key']}"}
+    services = client.app.state.services
+    services.settings.audience.groups["staff-chat"] = "staff"  # a staff chat id, as the old endpoint matched it
+
+    def chat(headers, text, **extra):
+        body = client.post("/v1/chat/completions", headers=headers,
+                           json={"messages": [{"role": "user", "content": text}], **extra})
+        assert body.status_code == 200
+        return body.json()["choices"][0]["message"]["content"]
+
+    # a customer key claiming a staff chat id as its `user` is still a customer: no order shown
+    claimed = chat(customer, f"订单{ORDER}的收货电话是多少？", user="staff-chat")
+    assert "13812345678" not in claimed and "SF1402337788115" not in claimed
+    # two clients that omit `user` share nothing: the second's follow-up cannot reach the first's order
+    first = chat(staff, f"订单{ORDER}的物流到哪了？")
+    assert "SF1402337788115" in first
+    follow = chat(customer, "那这个订单的物流到哪了？")
+    assert ORDER not in follow and "SF1402337788115" not in follow
+    # the same conversation id over /v1/ask is two conversations for two keys
+    client.post("/v1/ask", headers=staff, json={"question": f"订单{ORDER}的物流到哪了？", "conversation_id": "c1"})
+    other = client.post("/v1/ask", headers=customer, json={"question": "那这个订单呢？", "conversation_id": "c1"}).json()
+    assert ORDER not in other["answer"] and ORDER not in (other["trace"]["rewritten"] or "")
