@@ -235,6 +235,7 @@ class Answer(BaseModel):
     refused: bool
     citations: list[Citation] = Field(default_factory=list)
     trace: Trace
+    answer_id: int | None = None  # its audit row, for feedback (set by the front door that recorded it)
 
 
 # -- accounts and audit ---------------------------------------------------------------------------
@@ -323,6 +324,8 @@ class AuditEntry(BaseModel):
     latency_ms: float | None = None
     status: str = "ok"
     detail: dict[str, Any] = Field(default_factory=dict)
+    conversation_id: str | None = None  # questions: the session they belong to
+    rule: str | None = None  # questions: the routing rule that applied
 
 
 class AuditQuery(BaseModel):
@@ -335,5 +338,38 @@ class AuditQuery(BaseModel):
     refused: bool | None = None
     kind: AuditKind | None = None
     channel: str | None = None
+    conversation: str | None = None  # one session's questions
     before_id: int | None = None  # paging: rows older than this one
     limit: int = 100
+
+
+class Session(BaseModel):
+    """One conversation of one principal, as the console's live board shows it."""
+
+    id: str  # "<principal id>|<conversation>" (or "|r:<request id>" for a one-off question)
+    principal_id: str
+    principal_name: str = ""
+    role: str = ""
+    departments: list[str] = Field(default_factory=list)
+    channel: str = ""
+    platform: str | None = None
+    chat_id: str | None = None
+    user_id: str | None = None
+    kbs: list[str] = Field(default_factory=list)
+    started_at: datetime
+    last_at: datetime
+    turns: int = 0
+    refused: int = 0
+    last_question: str = ""
+
+
+class SessionQuery(BaseModel):
+    platform: str | None = None
+    chat: str | None = None
+    department: str | None = None
+    user: str | None = None  # a principal id, or part of a name
+    channel: str | None = None
+    refused: bool | None = None  # True: sessions with a refused turn
+    since: datetime | None = None  # last activity at or after
+    before: datetime | None = None  # paging: last activity before this
+    limit: int = 50

@@ -10,6 +10,7 @@ versions, the tool calls with their (masked) results, the answer and how long it
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -59,13 +60,17 @@ class Asking:
             platform=principal.platform or principal.kind, chat_id=principal.chat_id, user_id=principal.user_id,
             role=None, customer_id=principal.customer_id, audience=scope.audience, principal_id=principal.id,
         )
+        conversation_id = f"{principal.id}|{conversation}" if conversation else None
         answer = self.services.default_pipeline.ask(
-            question, kb_ids=scope.kbs, caller=caller, history=history,
-            conversation_id=f"{principal.id}|{conversation}" if conversation else None,
+            question, kb_ids=scope.kbs, caller=caller, history=history, conversation_id=conversation_id,
         )
         latency = (time.perf_counter() - started) * 1000
-        self.services.audit.append(question_entry(principal, channel, answer, latency, request_id))
-        return answer
+        session = conversation_id or f"{principal.id}|r:{request_id or uuid.uuid4().hex}"
+        entry = question_entry(principal, channel, answer, latency, request_id).model_copy(
+            update={"conversation_id": session})
+        entry_id = self.services.audit.append(entry)
+        self.services.sessions.record(session, principal, entry)
+        return answer.model_copy(update={"answer_id": entry_id})
 
     def check_rate(self, principal: Principal, group: str | None = None) -> None:
         a = self.services.settings.auth

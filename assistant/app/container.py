@@ -38,6 +38,7 @@ from assistant.storage.interfaces import (
     Directory,
     JobQueue,
     KeywordIndex,
+    Sessions,
     StorageLock,
     VectorIndex,
     Visibility,
@@ -51,6 +52,7 @@ from assistant.storage.sql.conversations import SqlConversationStore
 from assistant.storage.sql.directory import SqlDirectory
 from assistant.storage.sql.engine import make_engine, migrate
 from assistant.storage.sql.jobs import SqlJobQueue
+from assistant.storage.sql.sessions import SqlSessions
 from assistant.storage.vector_chroma import ChromaVectorIndex, chroma_client
 from assistant.storage.visibility import VisibilityGate
 from assistant.text.dictionary import read_user_dictionary
@@ -65,7 +67,7 @@ log = logging.getLogger(__name__)
 
 STALE_UPLOAD_SECONDS = 3600  # an upload folder with no job behind it for this long was abandoned
 # What a variant shares with the services it was made from: storage and the loaded models.
-_SHARED = ("engine", "catalog", "jobs", "conversations", "directory", "audit", "auth", "limiter", "tokenizer",
+_SHARED = ("engine", "catalog", "jobs", "conversations", "directory", "audit", "sessions", "auth", "limiter", "tokenizer",
            "keyword", "vector", "janitor", "gate", "embedder", "reranker")
 
 
@@ -108,6 +110,10 @@ class Services:
     @cached_property
     def audit(self) -> AuditLog:
         return SqlAuditLog(self.engine)
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        return SqlSessions(self.engine)
 
     @cached_property
     def auth(self) -> Authenticator:

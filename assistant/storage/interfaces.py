@@ -39,7 +39,10 @@ from assistant.domain import (
     DocumentMeta,
     ImRule,
     KnowledgeBase,
+    Principal,
     Role,
+    Session,
+    SessionQuery,
     Turn,
     User,
 )
@@ -426,5 +429,23 @@ class AuditLog(Protocol):
     def iterate(self, query: AuditQuery, page: int = 500) -> Iterator[AuditEntry]: ...
 
     def purge(self, older_than: datetime) -> int: ...
+
+    def count(self) -> int: ...
+
+
+class Sessions(Protocol):
+    """The console's live board: one row per conversation of a principal.
+
+    Contract: ``record`` counts one question into its session, creating it with the first (safe when
+    two processes record the first question of one session at once); ``query`` returns the sessions
+    matching every filter, most recently active first; a session's turns are its audit rows
+    (``AuditQuery(conversation=session id)``).
+    """
+
+    def record(self, session_id: str, principal: Principal, entry: AuditEntry) -> None: ...
+
+    def query(self, query: SessionQuery) -> list[Session]: ...
+
+    def get(self, session_id: str) -> Session | None: ...
 
     def count(self) -> int: ...

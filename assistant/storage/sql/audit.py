@@ -56,6 +56,8 @@ class SqlAuditLog:
             stmt = stmt.where(audit_log.c.kind == query.kind)
         if query.channel:
             stmt = stmt.where(audit_log.c.channel == query.channel)
+        if query.conversation:
+            stmt = stmt.where(audit_log.c.conversation_id == query.conversation)
         if query.before_id is not None:
             stmt = stmt.where(audit_log.c.id < query.before_id)
         with self.engine.connect() as conn:

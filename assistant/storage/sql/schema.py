@@ -52,6 +52,8 @@ documents = Table(
     Column("content_hash", String(64), nullable=False, default=""),
     Column("chunk_count", Integer, nullable=False, default=0),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False, server_default="0"),  # kept, never retrieved
+    Column("curated_by", Text),  # a curated FAQ entry: who wrote it (None: a document from a file)
 )
 
 chunks = Table(
@@ -219,8 +221,11 @@ audit_log = Table(
     Column("latency_ms", Float),
     Column("status", String(16), nullable=False, default="ok"),
     Column("detail", Text, nullable=False, default="{}"),
+    Column("conversation_id", String(300)),  # questions: the principal's conversation (sessions)
+    Column("rule", String(128)),  # questions: the routing rule that applied
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_principal", "principal_id"),
+    Index("ix_audit_log_conversation", "conversation_id"),
 )
 
 audit_log_kbs = Table(  # one row per knowledge base a question searched or an act touched: for filters
@@ -237,4 +242,106 @@ audit_log_docs = Table(  # one row per cited document: "who was told what from t
     Column("entry_id", Integer, ForeignKey("audit_log.id", ondelete="CASCADE"), primary_key=True),
     Column("doc_id", String(200), primary_key=True),
     Index("ix_audit_log_docs_doc", "doc_id"),
+)
+
+
+# -- the console: document history, sessions, feedback, routing rules -------------------------------
+document_versions = Table(  # every change of a document, newest last: the console's version history
+    "document_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(200), nullable=False),
+    Column("kb", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # added, replaced, disabled, enabled, deleted
+    Column("version", String(64)),
+    Column("title", Text, nullable=False, default=""),
+    Column("source", Text, nullable=False, default=""),
+    Column("content_hash", String(64), nullable=False, default=""),
+    Column("chunk_count", Integer, nullable=False, default=0),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(300), nullable=False, default=""),  # principal id, or "" for ingestion with none
+    Index("ix_document_versions_doc", "doc_id", "id"),
+)
+
+sessions = Table(  # one row per conversation of a principal, updated as its questions arrive
+    "sessions",
+    metadata,
+    Column("id", String(400), primary_key=True),  # "<principal id>|<conversation>" or "<principal id>|r:<request>"
+    Column("principal_id", String(300), nullable=False),
+    Column("principal_name", Text, nullable=False, default=""),
+    Column("role", String(32), nullable=False, default=""),
+    Column("departments", Text, nullable=False, default="[]"),
+    Column("channel", String(64), nullable=False, default=""),
+    Column("platform", String(32)),
+    Column("chat_id", String(300)),
+    Column("user_id", String(300)),
+    Column("kbs", Text, nullable=False, default="[]"),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("turns", Integer, nullable=False, default=0),
+    Column("refused", Integer, nullable=False, default=0),  # refused turns
+    Column("last_question", Text, nullable=False, default=""),
+    Index("ix_sessions_last_at", "last_at"),
+    Index("ix_sessions_principal", "principal_id"),
+)
+
+feedback = Table(  # thumbs up / down on an answer (its audit row)
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, nullable=False, index=True),  # the answer's audit_log row
+    Column("principal_id", String(300), nullable=False),
+    Column("channel", String(64), nullable=False, default=""),
+    Column("vote", Integer, nullable=False),  # +1 or -1
+    Column("comment", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+gaps = Table(  # the curation queue: refused or down-voted questions, until answered or dismissed
+    "gaps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, nullable=False, unique=True),  # the audit_log row of the question
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False, default=""),
+    Column("kbs", Text, nullable=False, default="[]"),
+    Column("departments", Text, nullable=False, default="[]"),
+    Column("reason", String(16), nullable=False),  # refused, downvoted
+    Column("status", String(16), nullable=False, default="open"),  # open, curated, dismissed
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", String(300)),
+    Column("curated_doc", String(200)),  # the FAQ document written for it
+    Index("ix_gaps_status_created", "status", "created_at"),
+)
+
+routing_rules = Table(  # ordered rules: the first enabled one that matches a question decides its route
+    "routing_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("position", Integer, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("match", Text, nullable=False, default="{}"),  # JSON: keywords, pattern, platforms, chats, ...
+    Column("action", Text, nullable=False, default="{}"),  # JSON: kbs, style, prompt, tools, backend
+    Column("version", Integer, nullable=False, default=1),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(300), nullable=False, default=""),
+)
+
+routing_rule_versions = Table(  # every saved state of every rule: who changed what, and when
+    "routing_rule_versions",
+    metadata,
+    Column("rule_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("snapshot", Text, nullable=False),  # JSON of the rule as saved (or {"deleted": true})
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(300), nullable=False, default=""),
+)
+
+revisions = Table(  # counters bumped on each change of a shared setting: other processes reload on change
+    "revisions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
 )
