@@ -129,6 +129,7 @@ class IncomingMessage:
     mentioned: bool = False  # the bot was @-mentioned (always true in 1:1 chats)
     received_at: float = field(default_factory=time.time)
     kb_ids: tuple[str, ...] | None = None  # knowledge bases asked for explicitly (API callers)
+    replayed: bool = False  # pasted into the console's sandbox: answered, never sent
     reply: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property

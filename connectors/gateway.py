@@ -233,6 +233,10 @@ class Gateway:
         with self._stats_lock:
             setattr(self.stats, name, getattr(self.stats, name) + 1)
 
+    def wants(self, message: IncomingMessage) -> bool:
+        """Whether the group policy has the bot answer this message (no counter or limit touched)."""
+        return self._wanted(message)
+
     def _wanted(self, message: IncomingMessage) -> bool:
         if not message.text.strip():
             return False

@@ -34,6 +34,7 @@ from assistant.app.knowledge import KnowledgeBases
 from assistant.app.routes_admin import admin_router
 from assistant.app.routes_audit import audit_router
 from assistant.app.routes_documents import documents_router
+from assistant.app.routes_sessions import sessions_router
 from assistant.app.settings import Settings, load_settings
 from assistant.domain import Answer, Principal, Turn
 from assistant.errors import RateLimited, UnknownKnowledgeBase
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     )
     app.include_router(admin_router(services, guard, services.limiter))
     app.include_router(audit_router(services, guard))
+    app.include_router(sessions_router(services, guard, lambda: app.state.connectors))
 
     def staff(request: Request) -> bool:
         principal = guard.identify(request)

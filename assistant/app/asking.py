@@ -97,7 +97,8 @@ class ImResponder:
             readable = {kb.name for kb in services.catalog.list_kbs() if may_read(principal, kb)}
             kbs = [kb for kb in configured if kb in readable]  # [] searches nothing: a refusal, not an error
         return self.asking.ask(
-            principal, message.text, channel=f"im:{message.platform}", kbs=kbs, conversation="chat",
+            principal, message.text, channel=f"{'replay' if message.replayed else 'im'}:{message.platform}", kbs=kbs,
+            conversation="replay" if message.replayed else "chat",
             request_id=message.message_id, limited=False,  # the gateway limits per person and group
         )
 
