@@ -8,7 +8,6 @@ lives in the data directory of the one process that owns it (see ``KeywordIndex`
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,10 +15,12 @@ from pathlib import Path
 import tantivy
 
 from assistant.domain import Chunk
-from assistant.text.tokenize import Tokenizer, cjk_characters
+from assistant.storage.keyword_analysis import KeywordAnalysis, chunk_text
+from assistant.text.tokenize import Tokenizer
+
+__all__ = ["TantivyKeywordIndex", "chunk_text"]
 
 WRITER_HEAP = 64_000_000
-ANALYSIS_VERSION = 2  # bump when tokenization changes so existing indexes are rebuilt
 
 
 def _schema() -> tantivy.Schema:
@@ -31,14 +32,6 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-def chunk_text(chunk: Chunk) -> str:
-    """What a keyword index sees of a chunk: its heading path adds context; FAQ questions count twice."""
-    parts = [chunk.section, chunk.text]
-    if chunk.question:
-        parts.append(chunk.question)
-    return "\n".join(p for p in parts if p)
-
-
 class TantivyKeywordIndex:
     def __init__(self, path: Path, tokenizer: Tokenizer, *, bigrams: bool = False):
         path.mkdir(parents=True, exist_ok=True)
@@ -47,29 +40,19 @@ class TantivyKeywordIndex:
         self._index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
-        self._tokenizer = tokenizer
+        self._analysis = KeywordAnalysis(tokenizer, bigrams=bigrams)
         self.bigrams = bigrams  # index Chinese character pairs beside the words
-
-    def _analysis(self) -> str:
-        return json.dumps({"bigrams": self.bigrams, "version": ANALYSIS_VERSION})
 
     def needs_rebuild(self) -> bool:
         """True when the index was built with other analysis settings than this process uses."""
         marker = self.path / "analysis.json"
-        return not (marker.exists() and marker.read_text() == self._analysis())
+        return not (marker.exists() and marker.read_text() == self._analysis.marker())
 
     def query_terms(self, text: str) -> list[str]:
-        terms = self._tokenizer.keyword_terms(text, bigrams=self.bigrams)
-        if self.bigrams:  # a one-character word (开, 退, 改) also meets the compounds it is part of (开票)
-            terms += cjk_characters(t for t in self._tokenizer.content_terms(text) if len(t) == 1)
-        return terms
+        return self._analysis.query_terms(text)
 
     def _body(self, chunk: Chunk) -> str:
-        text = chunk_text(chunk)
-        terms = self._tokenizer.keyword_terms(text, bigrams=self.bigrams)
-        if self.bigrams:
-            terms += cjk_characters(text)
-        return " ".join(terms)
+        return " ".join(self._analysis.chunk_terms(chunk))
 
     def _writer_(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -83,7 +66,7 @@ class TantivyKeywordIndex:
         with self._write_lock:
             writer = self._writer_()
             try:
-                for chunk_id in remove_ids:
+                for chunk_id in dict.fromkeys([*remove_ids, *(c.id for c in add)]):  # adding replaces
                     writer.delete_documents_by_term("chunk_id", chunk_id)
                 for chunk in add:
                     writer.add_document(
@@ -161,7 +144,7 @@ class TantivyKeywordIndex:
             writer.commit()
             writer.wait_merging_threads()
             self._writer = None
-            (self.path / "analysis.json").write_text(self._analysis())
+            (self.path / "analysis.json").write_text(self._analysis.marker())
         self._index.reload()
         return count
 
