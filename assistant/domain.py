@@ -6,6 +6,7 @@ the eval harness, the IM connectors and the storage backends all read the same s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -106,6 +107,8 @@ class Document(BaseModel):
     url: str | None = None
     content_hash: str = ""
     updated_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    disabled: bool = False  # kept in the catalog and the indexes, never retrieved
+    curated_by: str | None = None  # a curated FAQ entry: its author's display name
 
 
 class Chunk(BaseModel):
@@ -135,6 +138,7 @@ class DocRef(BaseModel):
     title: str
     url: str | None = None
     version: str | None = None
+    curated_by: str | None = None
 
 
 class Hit(BaseModel):
@@ -158,6 +162,7 @@ class Citation(BaseModel):
     url: str | None = None
     version: str | None = None
     quote: str
+    curated_by: str | None = None  # a curated FAQ entry: who wrote it ("人工整理 · 王会计")
 
 
 class StageHit(BaseModel):
@@ -211,6 +216,159 @@ class Turn:
     embedding: Any = field(default=None, repr=False, compare=False)  # float32 vector or None
 
 
+# -- routing rules --------------------------------------------------------------------------------
+Language = Literal["zh", "en", "mixed"]
+AnswerStyle = Literal["brief", "steps", "detailed"]
+RuleSource = Literal["api", "cli", "console", "settings"]
+RuleChange = Literal["created", "updated", "moved", "deleted"]
+
+
+def _cleaned(values: list[str]) -> list[str]:
+    """Stripped, empty entries dropped, each once, in order."""
+    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+class RuleMatch(BaseModel):
+    """When a routing rule applies: every field that is set must hold; an empty list matches anything.
+
+    ``keywords``: any of them occurs in the question, ignoring case and full/half width. ``pattern``: a
+    regular expression found in the question (width-folded, ignoring case). ``chats``: chat ids, bare or
+    as ``platform:chat_id``. ``departments``: any of the asker's. ``platforms``: an IM platform
+    (``dingtalk``, ``feishu``, ``wecom``, ``wecom_bot``) or the door (``api``, ``openai``, ``cli``, ``console``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: list[str] = Field(default_factory=list)
+    pattern: str | None = Field(None, max_length=500)
+    platforms: list[str] = Field(default_factory=list)
+    chats: list[str] = Field(default_factory=list)
+    departments: list[str] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    languages: list[Language] = Field(default_factory=list)
+
+    @field_validator("keywords", "platforms", "chats", "departments")
+    @classmethod
+    def _clean(cls, values: list[str]) -> list[str]:
+        return _cleaned(values)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc}); escape special characters with \\") from None
+        return value
+
+
+class RuleAction(BaseModel):
+    """What a routing rule chooses. ``None`` leaves a choice as it would be without the rule.
+
+    ``kbs``: the knowledge bases to search, narrowed to those the asker may search (a rule never widens
+    access). ``style``: brief, steps or detailed. ``prompt``: an extra instruction for an LLM backend.
+    ``tools``: the tools allowed (``[]``: none). ``backend``: the LLM backend tried first, by name
+    (``extractive``: no model at all).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kbs: list[str] | None = None
+    style: AnswerStyle | None = None
+    prompt: str | None = Field(None, max_length=2000)
+    tools: list[str] | None = None
+    backend: str | None = Field(None, max_length=64)
+
+    @field_validator("kbs", "tools")
+    @classmethod
+    def _clean(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else _cleaned(values)
+
+    @field_validator("prompt", "backend")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    def guidance(self) -> AnswerGuidance | None:
+        """What the answerer should hear of this action (None when nothing)."""
+        if self.style is None and self.prompt is None and self.backend is None:
+            return None
+        return AnswerGuidance(style=self.style, prompt=self.prompt, backend=self.backend)
+
+
+class RuleSpec(BaseModel):
+    """What an administrator writes: a routing rule without its bookkeeping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    enabled: bool = True
+    match: RuleMatch = Field(default_factory=RuleMatch)
+    action: RuleAction = Field(default_factory=RuleAction)
+
+
+class RuleRef(BaseModel):
+    """Which rule (and which version of it) routed a question: for the trace and the audit row."""
+
+    id: int
+    name: str
+    version: int
+
+    def label(self) -> str:
+        return f"#{self.id} v{self.version} {self.name}"[:128]
+
+
+class RoutingRule(RuleSpec):
+    """A stored routing rule. Rules are tried by ``position`` (1 first); the first enabled one that
+    matches decides. ``source`` says where it was made (``settings``: seeded from the environment)."""
+
+    id: int
+    position: int
+    version: int = 1
+    updated_at: datetime
+    updated_by: str = ""
+    source: RuleSource = "api"
+
+    def ref(self) -> RuleRef:
+        return RuleRef(id=self.id, name=self.name, version=self.version)
+
+    def spec(self) -> RuleSpec:
+        return RuleSpec(name=self.name, enabled=self.enabled, match=self.match, action=self.action)
+
+
+class RuleVersion(BaseModel):
+    """One saved state of a rule: as created, updated or moved, or as it was when deleted."""
+
+    rule_id: int
+    version: int
+    change: RuleChange
+    rule: RoutingRule
+    at: datetime
+    by: str = ""
+
+
+class RouteContext(BaseModel):
+    """Who asks, and from where: what routing rules match besides the question."""
+
+    platform: str | None = None  # IM platform, or the door (api, openai, cli, console)
+    chat_id: str | None = None
+    user_id: str | None = None
+    departments: list[str] = Field(default_factory=list)
+    role: Role | None = None
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerGuidance:
+    """How a routing rule wants the answer written: style, an extra instruction, a preferred backend."""
+
+    style: AnswerStyle | None = None
+    prompt: str | None = None
+    backend: str | None = None
+
+
 class Trace(BaseModel):
     """What happened while answering: the eval harness, the console and the audit log read this."""
 
@@ -224,6 +382,7 @@ class Trace(BaseModel):
     evidence: Evidence | None = None
     faq_match: FaqMatch | None = None
     refusal: RefusalReason | None = None  # set when the answer is a refusal
+    rule: RuleRef | None = None  # the routing rule that decided the route, if one did
     notes: list[str] = Field(default_factory=list)  # human-readable remarks; nothing parses them
 
 
@@ -372,4 +531,72 @@ class SessionQuery(BaseModel):
     refused: bool | None = None  # True: sessions with a refused turn
     since: datetime | None = None  # last activity at or after
     before: datetime | None = None  # paging: last activity before this
+    limit: int = 50
+
+
+# -- document history, feedback and curation ------------------------------------------------------
+DocumentAction = Literal["added", "replaced", "disabled", "enabled", "deleted"]
+
+
+class DocumentVersion(BaseModel):
+    """One change of a document: what it was after the change (or just before, when deleted), and who."""
+
+    id: int
+    doc_id: str
+    kb: str
+    action: DocumentAction
+    version: str | None = None
+    title: str = ""
+    source: str = ""
+    content_hash: str = ""
+    chunk_count: int = 0
+    at: datetime
+    by: str = ""  # the principal id; "" when nobody was named (the demo loader, eval corpora)
+
+
+Vote = Literal["up", "down"]
+
+
+class FeedbackVote(BaseModel):
+    """A principal's vote on an answer (its audit row); a second vote replaces the first."""
+
+    entry_id: int
+    principal_id: str
+    vote: Vote
+    comment: str = ""
+    channel: str = ""
+    at: datetime
+
+
+GapStatus = Literal["open", "curated", "dismissed"]
+GapReason = Literal["refused", "downvoted"]
+
+
+class Gap(BaseModel):
+    """A question the knowledge base did not answer well (refused, or voted down), until a knowledge
+    manager curates an answer for it or dismisses it. ``asked`` counts the times it came up while open."""
+
+    id: int
+    entry_id: int  # the audit row of the question that opened it
+    question: str
+    answer: str = ""
+    kbs: list[str] = Field(default_factory=list)  # searched when it was asked
+    departments: list[str] = Field(default_factory=list)  # the asker's
+    reason: GapReason
+    status: GapStatus = "open"
+    asked: int = 1
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    curated_doc: str | None = None
+
+
+class GapQuery(BaseModel):
+    """Which gaps to list. ``readable_kbs``: only gaps whose every knowledge base is one of these (None:
+    any); ``departments``: only gaps of askers of no department or of one of these (None: any)."""
+
+    status: GapStatus | None = "open"
+    readable_kbs: list[str] | None = None
+    departments: list[str] | None = None
+    offset: int = 0
     limit: int = 50

@@ -54,3 +54,26 @@ class RateLimited(AssistantError):
 
     def __init__(self, what: str, per_minute: int):
         super().__init__(f"too many questions from {what} (at most {per_minute} a minute); wait a moment")
+
+
+class UnknownRule(AssistantError):
+    def __init__(self, rule_id: int):
+        self.rule_id = rule_id
+        super().__init__(f"routing rule {rule_id} does not exist; list them with GET /v1/rules or `assistant rules list`")
+
+
+class RuleConflict(AssistantError):
+    """A rule was saved by someone else since it was read."""
+
+    def __init__(self, rule_id: int, expected: int, current: int):
+        self.rule_id = rule_id
+        super().__init__(f"routing rule {rule_id} is at version {current}, not {expected}: someone saved it "
+                         "meanwhile; read it again and repeat the change")
+
+
+class InvalidRule(AssistantError):
+    """A routing rule names something that is not there (a knowledge base, a tool, a backend)."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        super().__init__(f"{field}: {problem}")

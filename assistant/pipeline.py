@@ -1,4 +1,4 @@
-"""The question-answering pipeline: route, tools, retrieve, fuse, rerank, answer, cite - top to bottom."""
+"""The question-answering pipeline: rewrite, route, tools, retrieve, fuse, rerank, answer, cite - top to bottom."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 from assistant.answer.base import Answerer
 from assistant.answer.refusal import nearest_topics, refusal_text
-from assistant.domain import Answer, Trace, Turn
+from assistant.domain import Answer, AnswerGuidance, Hit, RouteContext, Trace, Turn
 from assistant.memory.conversation import ConversationMemory
 from assistant.retrieve.base import stage_view
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import Reranker
+from assistant.rules import Route, RuleBook, route_for
 from assistant.storage.interfaces import Catalog
 from assistant.text.spelling import HomophoneCorrector
 from assistant.text.normalize import detect_language
@@ -32,6 +33,7 @@ class Pipeline:
         tools: ToolStage | None = None,
         memory: ConversationMemory | None = None,
         spelling: HomophoneCorrector | None = None,
+        rules: RuleBook | None = None,
         top_k: int = 5,
         rerank_depth: int = 20,
         trace_depth: int = 20,
@@ -43,6 +45,7 @@ class Pipeline:
         self.tools = tools
         self.memory = memory
         self.spelling = spelling
+        self.rules = rules
         self.top_k = top_k
         self.rerank_depth = rerank_depth
         self.trace_depth = trace_depth
@@ -55,20 +58,24 @@ class Pipeline:
         caller: Caller | None = None,
         history: Sequence[Turn] = (),
         conversation_id: str | None = None,
+        context: RouteContext | None = None,
     ) -> Answer:
         """Answer one question; `caller` (default: staff via API/CLI) decides what tool results may show.
 
         With a ``conversation_id`` the question is read in its conversation: a follow-up is rewritten
-        into a standalone question before retrieval, and the exchange is remembered.
+        into a standalone question before retrieval, and the exchange is remembered. With a ``context``
+        (who asks from where: every front door gives one) the routing rules apply; without, none does.
         """
         started = time.perf_counter()
         question = question.strip()
-        kbs = self._route(kb_ids)
-        trace = Trace(question=question, language=detect_language(question), kb_ids=kbs)
+        searchable = self._searchable(kb_ids)
+        trace = Trace(question=question, language=detect_language(question), kb_ids=searchable)
 
         standalone, history = self._rewrite(question, conversation_id, history, trace)
         standalone = self._correct(standalone, trace)
-        tools = self._use_tools(standalone, caller or Caller(), history, trace)
+        route = self._route(standalone, searchable, context, trace)
+        kbs = route.kbs
+        tools = self._use_tools(standalone, caller or Caller(), history, trace, route.tools)
         if tools.proof_failed:  # digits that prove nothing: say so, and nothing else
             return self._notice_only(question, standalone, tools.notice(question) or "", trace, conversation_id, started)
         query = knowledge_query(standalone, tools.results)  # the rule behind a tool result, else the question
@@ -92,7 +99,7 @@ class Pipeline:
         trace.timings_ms["rerank"] = elapsed_ms(t0)
 
         t0 = time.perf_counter()
-        answer = self.answerer.answer(standalone, hits, tools.results, history)
+        answer = self._answer(standalone, hits, tools, history, route.guidance)
         trace.timings_ms["answer"] = elapsed_ms(t0)
         trace.notes.extend(answer.trace.notes)
         trace.evidence, trace.faq_match, trace.refusal = (
@@ -149,12 +156,16 @@ class Pipeline:
             trace.notes.append(f"spelling: {fixes}")
         return result.text
 
-    def _use_tools(self, question: str, caller: Caller, history: Sequence[Turn], trace: Trace) -> ToolsOutcome:
-        """Run the tools the question needs; every call goes into the trace."""
+    def _use_tools(self, question: str, caller: Caller, history: Sequence[Turn], trace: Trace,
+                   allowed: Sequence[str] | None) -> ToolsOutcome:
+        """Run the tools the question needs (of those a routing rule allows); every call goes into the trace."""
         if self.tools is None:
             return ToolsOutcome()
         t0 = time.perf_counter()
-        outcome = self.tools.run(question, caller, history)
+        if allowed is None:
+            outcome = self.tools.run(question, caller, history)
+        else:
+            outcome = self.tools.run(question, caller, history, allowed=allowed)
         trace.tool_calls.extend(outcome.calls)
         trace.notes.extend(outcome.notes)
         trace.timings_ms["tools"] = elapsed_ms(t0)
@@ -165,12 +176,35 @@ class Pipeline:
         described = {kb.name: kb.description for kb in self.catalog.list_kbs()}
         return [re.split(r"[：:，,（(]", described.get(kb) or kb)[0].strip() or kb for kb in kbs]
 
-    def _route(self, kb_ids: Sequence[str] | None) -> list[str]:
-        """Search the KBs asked for (each must exist; none at all means nothing is searched), or, when
-        the caller does not say, all of them."""
+    def _answer(self, question: str, hits: Sequence[Hit], tools: ToolsOutcome, history: Sequence[Turn],
+                guidance: AnswerGuidance | None) -> Answer:
+        if guidance is None:
+            return self.answerer.answer(question, hits, tools.results, history)
+        return self.answerer.answer(question, hits, tools.results, history, guidance=guidance)
+
+    def _searchable(self, kb_ids: Sequence[str] | None) -> list[str]:
+        """The KBs the caller lets this question search (each must exist; none at all means nothing is
+        searched), or, when the caller does not say, all of them."""
         if kb_ids is None:
             return [kb.name for kb in self.catalog.list_kbs()]
         for kb in kb_ids:
             self.catalog.require_kb(kb)
         return list(dict.fromkeys(kb_ids))
+
+    def _route(self, question: str, searchable: list[str], context: RouteContext | None, trace: Trace) -> Route:
+        """The first routing rule that matches the (standalone) question and its asker narrows the KBs
+        searched, never widens them, and says which tools may run and how to answer."""
+        if self.rules is None or context is None:
+            return route_for(None, searchable)
+        t0 = time.perf_counter()
+        rule = self.rules.first(question, context, language=trace.language)
+        route = route_for(rule, searchable)
+        trace.timings_ms["route"] = elapsed_ms(t0)
+        if rule is not None:
+            trace.rule, trace.kb_ids = rule.ref(), route.kbs
+            trace.notes.append(f"routing rule {rule.ref().label()} applies")
+            if route.dropped:  # counted, not named: a KB the asker may not read does not exist for them
+                trace.notes.append(f"routing rule {rule.ref().label()}: {len(route.dropped)} of its knowledge bases "
+                                   "left out (not searchable by this asker)")
+        return route
 

@@ -24,10 +24,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.base import CallbackRequest, ChannelRegistry, ConnectorError
+from connectors.base import CallbackRequest, ChannelRegistry, ConnectorError, Reaction
 from connectors.dingtalk import DingTalkChannel, DingTalkStreamRunner
 from connectors.feishu import FeishuChannel, FeishuLongConnectionRunner
-from connectors.gateway import Gateway, PipelineResponder, Responder
+from connectors.gateway import Delivered, Gateway, PipelineResponder, Responder
+from connectors.reactions import Reactions
 from connectors.settings import ConnectorConfigError, ConnectorSettings, GatewaySettings
 from connectors.wecom import WeComAppChannel
 from connectors.wecom_bot import WeComBotChannel, WeComBotRunner, WeComBotSocketChannel
@@ -51,6 +52,7 @@ class Connectors:
     gateway: Gateway
     http: httpx.Client
     runners: list[Runner] = field(default_factory=list)
+    reactions: Reactions | None = None  # thumbs up / down on the bot's replies, to the app's feedback
 
     def start(self) -> None:
         self.gateway.start()
@@ -61,6 +63,8 @@ class Connectors:
         for runner in self.runners:
             runner.stop()
         self.gateway.stop()
+        if self.reactions is not None:
+            self.reactions.stop()
         self.registry.close()
         self.http.close()
 
@@ -77,19 +81,30 @@ class Connectors:
             channel.admitted(result.message, admission)
             if admission == "overloaded":
                 return _error(503, f"{platform}: too many questions waiting; retry later")
+        if result.reaction is not None and self.reactions is not None:
+            self.reactions.submit(result.reaction)
         response = result.response
         return Response(response.body, response.status, media_type=response.content_type)
 
 
 def build_connectors(
-    settings: ConnectorSettings, responder: Responder, *, http: httpx.Client | None = None
+    settings: ConnectorSettings,
+    responder: Responder,
+    *,
+    http: httpx.Client | None = None,
+    delivered: Delivered | None = None,
+    reacted: Callable[[Reaction], None] | None = None,
 ) -> Connectors:
-    """Channels for every configured bot, the gateway, and runners for the long-connection bots."""
+    """Channels for every configured bot, the gateway, and runners for the long-connection bots.
+
+    ``delivered`` is told the platform's ids of the messages that carried each answer, ``reacted``
+    gets the thumbs up and down people put on them (on a thread of its own)."""
     # httpx logs request URLs at INFO, and WeCom puts secrets in query strings: keep it quiet.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     # Outbound calls honour HTTP(S)_PROXY / NO_PROXY: intranet hosts often reach the platforms through a proxy.
     http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    gateway = Gateway(responder, settings.gateway, **shared_stores(settings.gateway))
+    gateway = Gateway(responder, settings.gateway, delivered=delivered, **shared_stores(settings.gateway))
+    reactions = Reactions(reacted) if reacted is not None else None
     registry = ChannelRegistry()
     runners: list[Runner] = []
     for config in settings.dingtalk:
@@ -99,7 +114,8 @@ def build_connectors(
     for config in settings.feishu:
         channel = registry.register(FeishuChannel(config, http))
         if config.mode == "websocket":
-            runners.append(FeishuLongConnectionRunner(channel, gateway.submit))
+            runners.append(FeishuLongConnectionRunner(channel, gateway.submit,
+                                                      reactions.submit if reactions is not None else None))
     if sum(c.mode == "websocket" for c in settings.feishu) > 1:
         names = ", ".join(repr(c.name) for c in settings.feishu if c.mode == "websocket")
         raise ConnectorConfigError(f"feishu bots {names}: mode: lark-oapi runs one long connection per process; "
@@ -112,7 +128,7 @@ def build_connectors(
             runners.append(WeComBotRunner(socket_channel, gateway.submit))
         else:
             registry.register(WeComBotChannel(config, http))
-    return Connectors(registry, gateway, http, runners)
+    return Connectors(registry, gateway, http, runners, reactions)
 
 
 def shared_stores(settings: GatewaySettings) -> dict[str, Any]:
@@ -132,12 +148,14 @@ def mount_connectors(
     *,
     responder: Responder | None = None,
     staff: Callable[[Request], bool] | None = None,
+    delivered: Delivered | None = None,
+    reacted: Callable[[Reaction], None] | None = None,
 ) -> Connectors:
     """Build the connectors and add their routes to ``app``; ``pipeline`` returns the pipeline to ask
     (a getter: the pipeline is built after the models load). ``staff`` decides who may read the
     connectors' status (everyone when not given: for tests of the connectors alone)."""
     responder = responder or PipelineResponder(pipeline, settings.gateway)
-    connectors = build_connectors(settings, responder)
+    connectors = build_connectors(settings, responder, delivered=delivered, reacted=reacted)
     add_routes(app, connectors, staff or _anyone)
     app.state.connectors = connectors
     return connectors

@@ -159,11 +159,25 @@ class OutgoingMessage:
 
 
 @dataclass(frozen=True)
+class Reaction:
+    """Someone reacted to one of the bot's messages with a thumbs up or down (after the platform's
+    signature is checked): feedback on the answer that message carried."""
+
+    platform: str
+    bot: str
+    message_id: str  # the platform's id of the bot's message
+    user_id: str  # who reacted, as the platform names senders (the same id as in their questions)
+    vote: Literal["up", "down"]
+
+
+@dataclass(frozen=True)
 class CallbackResult:
-    """What a channel made of a callback: the acknowledgement, and the message to answer if any."""
+    """What a channel made of a callback: the acknowledgement, and the message to answer or the
+    reaction to record, if any."""
 
     response: CallbackResponse
     message: IncomingMessage | None = None
+    reaction: Reaction | None = None
 
 
 @contextmanager
@@ -207,8 +221,10 @@ class Channel(ABC):
         """Turn a verified callback into its acknowledgement and, for a question, the message."""
 
     @abstractmethod
-    def send(self, message: OutgoingMessage) -> None:
-        """Deliver one reply through the platform; raise :class:`SendFailed` when it is refused."""
+    def send(self, message: OutgoingMessage) -> str | None:
+        """Deliver one reply through the platform; raise :class:`SendFailed` when it is refused.
+
+        Returns the platform's id of the message sent when it gives one (reactions to it are feedback)."""
 
     def handle(self, request: CallbackRequest) -> CallbackResult:
         self.verify(request)

@@ -6,6 +6,9 @@ refused), signed with ``X-Lark-Signature``; the verification token sits in ``hea
 deduplicated on ``header.event_id``. The long connection (official ``lark-oapi``, own thread)
 delivers the same event JSON, already authenticated by the socket.
 
+Feedback: a thumbs up or down on one of the bot's replies (``im.message.reaction.created_v1``, signed
+like every event) becomes a :class:`Reaction` on that message id; the app knows which answer it carried.
+
 Reply: ``im/v1/messages/{message_id}/reply`` with the tenant token (cached, refreshed); short plain
 answers as text, longer ones (or ones with links) as a card.
 """
@@ -34,6 +37,7 @@ from connectors.base import (
     IncomingMessage,
     MalformedPayload,
     OutgoingMessage,
+    Reaction,
     ReceiverMismatch,
     SendFailed,
     SignatureInvalid,
@@ -53,6 +57,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "feishu"
 MESSAGE_EVENT = "im.message.receive_v1"
+REACTION_EVENT = "im.message.reaction.created_v1"
+VOTES = {"THUMBSUP": "up", "THUMBSDOWN": "down"}  # emoji types ("THUMBSUP", "ThumbsDown"), upper-cased
 TOKEN_INVALID = {99991661, 99991663, 99991668}  # the tenant token is missing, invalid or expired
 RATE_LIMITED = 230020
 RATE_LIMIT_PAUSE_S = 1.0
@@ -142,6 +148,29 @@ class FeishuChannel(Channel):
             reply={"message_id": message_id, "open_id": open_id},
         )
 
+    def reaction_from(self, payload: dict) -> Reaction | None:
+        """A thumbs up or down a person put on a message (HTTP or long connection); None for anything else."""
+        header = payload.get("header")
+        if payload.get("schema") != "2.0" or not isinstance(header, dict):
+            return None
+        if header.get("event_type") != REACTION_EVENT:
+            return None
+        event = section(payload, "event", PLATFORM)
+        if optional(event, "operator_type", PLATFORM, str, "user", where="event.") != "user":
+            return None  # an app's reaction (the bot's own "got it") is no one's vote
+        emoji = optional(section(event, "reaction_type", PLATFORM, where="event."), "emoji_type", PLATFORM, str, "",
+                         where="event.reaction_type.")
+        vote = VOTES.get(emoji.upper())
+        if vote is None:
+            return None
+        message_id = require(event, "message_id", PLATFORM, where="event.")
+        user = section(event, "user_id", PLATFORM, where="event.")
+        open_id = next((v for k in ("open_id", "user_id") if (v := optional(user, k, PLATFORM, where="event.user_id."))),
+                       "")
+        if not open_id:
+            raise MalformedPayload(PLATFORM, f"{REACTION_EVENT} without event.user_id.open_id")
+        return Reaction(platform=PLATFORM, bot=self.bot, message_id=message_id, user_id=open_id, vote=vote)
+
     def _mentions_bot(self, message: dict) -> bool:
         """Groups deliver @-mentions only, unless the app may read every message: then check the id."""
         listed = optional(message, "mentions", PLATFORM, list, [], where="event.message.")
@@ -182,7 +211,8 @@ class FeishuChannel(Channel):
         app_id = header.get("app_id") if header else None
         if app_id and app_id != self.config.app_id:
             raise ReceiverMismatch(PLATFORM, "event is addressed to another app id")
-        return CallbackResult(CallbackResponse.json('{"msg":"success"}'), self.message_from(payload))
+        return CallbackResult(CallbackResponse.json('{"msg":"success"}'), self.message_from(payload),
+                              self.reaction_from(payload))
 
     def _check_token(self, token: Any) -> None:
         if self._token and not (isinstance(token, str) and same(token, self._token)):
@@ -190,7 +220,8 @@ class FeishuChannel(Channel):
 
     # -- reply
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage) -> str | None:
+        """Reply in the thread of the question; returns the reply's message id (reactions to it are feedback)."""
         msg_type, content = self.reply_content(message)
         target = message.reply_to.reply["message_id"]
         body = {"msg_type": msg_type, "content": content, "uuid": _uuid(target, message.part)}
@@ -200,7 +231,9 @@ class FeishuChannel(Channel):
             result = self._post(url, body, {"Authorization": f"Bearer {token}"})
             code = result.get("code", -1)
             if code == 0:
-                return
+                data = result.get("data")
+                sent = data.get("message_id") if isinstance(data, dict) else None
+                return sent if isinstance(sent, str) and sent else None
             if code in TOKEN_INVALID and attempt == 1:
                 self.tokens.invalidate(token)
                 continue
@@ -274,12 +307,15 @@ class FeishuLongConnectionRunner:
     """Receives events over the long connection with ``lark-oapi``'s ws client, in its own thread.
 
     lark-oapi keeps one module-level event loop for its ws client, so one long connection runs per
-    process; its handler holds the ack, so it only hands the message to the gateway.
+    process; its handler holds the ack, so it only hands the message to the gateway (and a reaction
+    to ``react``, which must not block either).
     """
 
-    def __init__(self, channel: FeishuChannel, submit: Callable[[Channel, IncomingMessage], str]):
+    def __init__(self, channel: FeishuChannel, submit: Callable[[Channel, IncomingMessage], str],
+                 react: Callable[[Reaction], None] | None = None):
         self.channel = channel
         self.submit = submit
+        self.react = react
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
@@ -299,12 +335,16 @@ class FeishuLongConnectionRunner:
 
         try:
             with reading_payload(PLATFORM):
-                message = self.channel.message_from(json.loads(lark.JSON.marshal(event)))
+                payload = json.loads(lark.JSON.marshal(event))
+                message = self.channel.message_from(payload)
+                reaction = self.channel.reaction_from(payload)
         except MalformedPayload as exc:
             log.warning("%s", exc)
             return
         if message is not None:
             self.submit(self.channel, message)
+        if reaction is not None and self.react is not None:
+            self.react(reaction)
 
     def _run(self) -> None:
         import lark_oapi as lark  # lazy (seconds to import); in this thread, so it binds no other loop
@@ -317,6 +357,7 @@ class FeishuLongConnectionRunner:
         handler = (
             lark.EventDispatcherHandler.builder("", "")
             .register_p2_customized_event(MESSAGE_EVENT, self._on_event)
+            .register_p2_customized_event(REACTION_EVENT, self._on_event)
             .build()
         )
         self._client = lark.ws.Client(

@@ -44,6 +44,7 @@ TRUNCATED = {"zh": "…（内容较长，已截断）", "en": "… (truncated)"}
 SOURCES = {"zh": "来源", "en": "Sources"}
 PAGE = {"zh": "第 {} 页", "en": "p. {}"}
 LINK = {"zh": "链接", "en": "link"}
+CURATED = {"zh": "人工整理 · {}", "en": "curated by {}"}  # an answer a knowledge manager wrote, and who
 
 MENTION_RESERVE = 80  # room left for the channel's mention markup
 
@@ -78,7 +79,8 @@ def render(answer: Answer, message: IncomingMessage, channel: Channel) -> list[O
 
 
 def sources_block(citations: list[Citation], lang: str) -> str:
-    """``**来源**`` then one line per citation: ``[n] title · section · page`` with a link when known."""
+    """``**来源**`` then one line per citation: ``[n] title · section · page`` with a link when known,
+    and ``人工整理 · 王会计`` for an entry a person curated."""
     if not citations:
         return ""
     lines = [f"**{SOURCES[lang]}**"]
@@ -90,6 +92,8 @@ def sources_block(citations: list[Citation], lang: str) -> str:
             parts.append(section)
         if c.page:
             parts.append(PAGE[lang].format(c.page))
+        if c.curated_by:
+            parts.append(CURATED[lang].format(_one_line(c.curated_by)))
         lines.append(f"[{c.n}] " + " · ".join(parts))
     return "\n".join(lines)
 

@@ -45,6 +45,10 @@ class Responder(Protocol):
     def respond(self, message: IncomingMessage) -> Answer: ...
 
 
+# Told, after an answer was delivered, the platform's ids of the messages that carried it.
+Delivered = Callable[[IncomingMessage, Answer, list[str]], None]
+
+
 class PipelineResponder:
     """Asks ``pipeline.ask`` with the knowledge bases the chat is configured for.
 
@@ -187,8 +191,10 @@ class Gateway:
         *,
         dedupe: DedupeStore | None = None,
         limiter: RateLimiter | None = None,
+        delivered: Delivered | None = None,
     ):
         self.responder = responder
+        self.delivered = delivered
         self.settings = settings
         self.dedupe = dedupe or MemoryDedupeStore(settings.dedupe_ttl_s, settings.dedupe_max_entries)
         self.limiter = limiter or MemoryRateLimiter()
@@ -335,13 +341,15 @@ class Gateway:
         channel, message = job.channel, job.message
         replies: list[OutgoingMessage] = []
         try:
+            answer = None
             if job.notice is not None:
                 replies = [fmt.notice(job.notice, message, channel)]
             else:
                 answer = self.responder.respond(message)
                 replies = fmt.render(answer, message, channel)
-            for reply in replies:
-                channel.send(reply)
+            sent = [channel.send(reply) for reply in replies]
+            if answer is not None and self.delivered is not None:
+                _tell_delivered(self.delivered, message, answer, [s for s in sent if s])
             return True
         except Exception as exc:  # one bad message must never stop the bot
             log.error(
@@ -358,3 +366,12 @@ class Gateway:
             channel.send(fmt.notice(fmt.FAILED, message, channel))
         except Exception as exc:
             log.warning("could not tell %s the answer failed: %s", message.platform, type(exc).__name__)
+
+
+def _tell_delivered(delivered: Delivered, message: IncomingMessage, answer: Answer, sent: list[str]) -> None:
+    """The answer is out: a failure to note where it went is logged, never apologised for."""
+    try:
+        delivered(message, answer, sent)
+    except Exception as exc:
+        log.warning("could not note the %s messages of answer %s: %s", message.platform, answer.answer_id,
+                    type(exc).__name__)

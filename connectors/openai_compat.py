@@ -142,7 +142,8 @@ def reply_text(answer: Answer, question: str) -> str:
 
 
 def _extras(answer: Answer) -> dict[str, Any]:
-    return {"refused": answer.refused, "citations": [c.model_dump() for c in answer.citations]}
+    return {"refused": answer.refused, "citations": [c.model_dump() for c in answer.citations],
+            "answer_id": answer.answer_id}  # for POST /v1/feedback
 
 
 def _sse(completion_id: str, model: str, text: str, answer: Answer) -> Iterator[str]:

@@ -130,12 +130,14 @@ class Ingestor:
         *,
         sources: Sequence[str | None] | None = None,
         on_result: ProgressCallback | None = None,
+        by: str = "",
     ) -> list[IngestResult]:
         """Ingest several files with batched, pipelined embedding; each document switches atomically.
 
         A file that fails (unreadable, too big, empty, its id taken by another file...) gets a
         failed result naming it; the others still go in. Files are switched in groups holding about
         ``COMMIT_CHUNKS`` chunks, so a batch of many large files is never all in memory at once.
+        ``by`` (a principal id) is who the documents' history names.
         """
         metas = list(metas) if metas is not None else [DocumentMeta() for _ in paths]
         sources = list(sources) if sources is not None else [None] * len(paths)
@@ -152,12 +154,12 @@ class Ingestor:
             outcomes.append(outcome)
             held += len(outcome.chunks) if isinstance(outcome, _Plan) else 0
             if held >= COMMIT_CHUNKS:
-                results += self._commit(kb, outcomes, on_result)
+                results += self._commit(kb, outcomes, on_result, by=by)
                 outcomes, held = [], 0
-        return results + (self._commit(kb, outcomes, on_result) if outcomes else [])
+        return results + (self._commit(kb, outcomes, on_result, by=by) if outcomes else [])
 
     def ingest_batch(
-        self, items: list[tuple[LoadedDocument, DocumentMeta, str]], kb: str
+        self, items: list[tuple[LoadedDocument, DocumentMeta, str]], kb: str, *, by: str = ""
     ) -> list[IngestResult]:
         """Ingest already-loaded documents (eval corpora): (loaded, metadata with an id, source)."""
         self.catalog.require_kb(kb)
@@ -167,7 +169,22 @@ class Ingestor:
             target = self._target(kb, meta, source, claimed)
             outcomes.append(target if isinstance(target, IngestResult) else
                             self._plan(loaded, kb, meta, source, target, content_hash=""))
-        return self._commit(kb, outcomes, None)
+        return self._commit(kb, outcomes, None, by=by)
+
+    def ingest_curated(
+        self, loaded: LoadedDocument, kb: str, meta: DocumentMeta, *, curated_by: str, by: str = ""
+    ) -> IngestResult:
+        """Ingest an entry a person wrote (no file: built in memory, see ``loaders.faq.curated_entry``)
+        under ``meta.id``, marked as curated by ``curated_by``; the same checks and one-step switch."""
+        self.catalog.require_kb(kb)
+        source = "curated"
+        target = self._target(kb, meta, source, {})
+        if isinstance(target, IngestResult):
+            return target
+        plan = self._plan(loaded, kb, meta, source, target, content_hash="")
+        if isinstance(plan, _Plan):
+            plan.doc = plan.doc.model_copy(update={"curated_by": curated_by})
+        return self._commit(kb, [plan], None, by=by)[0]
 
     # -- planning ------------------------------------------------------------------------------
     def _plan_file(
@@ -263,7 +280,7 @@ class Ingestor:
 
     # -- committing ----------------------------------------------------------------------------
     def _commit(
-        self, kb: str, outcomes: list[_Plan | IngestResult], on_result: ProgressCallback | None
+        self, kb: str, outcomes: list[_Plan | IngestResult], on_result: ProgressCallback | None, *, by: str = ""
     ) -> list[IngestResult]:
         plans = [o for o in outcomes if isinstance(o, _Plan)]
         fresh = [c for p in plans for c in p.fresh]
@@ -284,7 +301,7 @@ class Ingestor:
                         results.append(outcome)
                         continue
                     try:
-                        replacement = self.catalog.replace_document(outcome.doc, outcome.chunks)
+                        replacement = self.catalog.replace_document(outcome.doc, outcome.chunks, by=by)
                     except AssistantError as exc:
                         self._discard(kb, [c.id for c in outcome.fresh])
                         results.append(IngestResult(source=outcome.doc.source, status="failed",
@@ -320,18 +337,18 @@ class Ingestor:
                 self.vector.add(kb, [c.id for c in batch], vectors, [c.doc_id for c in batch])
         self.keyword.apply(add=fresh)
 
-    def delete_document(self, doc_id: str) -> bool:
+    def delete_document(self, doc_id: str, *, by: str = "") -> bool:
         doc = self.catalog.get_document(doc_id)
         if doc is None:
             return False
         with self.gate.switching():
-            removed = self.catalog.delete_document(doc_id)
+            removed = self.catalog.delete_document(doc_id, by=by)
             self.janitor.purge(doc.kb, removed)
         return True
 
-    def delete_kb(self, kb: str) -> None:
+    def delete_kb(self, kb: str, *, by: str = "") -> None:
         with self.gate.switching():
-            self.catalog.delete_kb(kb)
+            self.catalog.delete_kb(kb, by=by)
             self.janitor.drop_kb(kb)
 
     def _purge(self, kb: str, chunk_ids: list[str]) -> None:

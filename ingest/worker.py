@@ -101,7 +101,8 @@ class IngestWorker:
             self.queue.progress(job.id, self.name, done=done, files=results)
 
         self.ingestor.ingest_files(
-            [Path(f.path) for f in files], job.kb, metas, sources=[f.source for f in files], on_result=record
+            [Path(f.path) for f in files], job.kb, metas, sources=[f.source for f in files], on_result=record,
+            by=job.submitted_by,
         )
         failed = sum(r["status"] == "failed" for r in results)
         self.queue.finish(

@@ -28,7 +28,7 @@ from assistant.answer.llm import (
 )
 from assistant.answer.marks import mark, shift_markers
 from assistant.answer.sources import tool_citation
-from assistant.domain import Answer, Citation, Hit, Trace, Turn
+from assistant.domain import Answer, AnswerGuidance, Citation, Hit, Trace, Turn
 from assistant.errors import AssistantError
 from assistant.text.normalize import detect_language
 from assistant.tools.base import ToolResult
@@ -67,8 +67,10 @@ class AnswerChain:
         return bool(self.backends)
 
     def answer(
-        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = ()
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = (),
+        guidance: AnswerGuidance | None = None,
     ) -> Answer:
+        """``guidance`` (a routing rule's) puts its backend first and reaches every answerer."""
         trace = Trace(question=question)
         query = knowledge_query(question, tool_results)
         trace.evidence = evidence = self.extractive.evidence(query, hits)
@@ -80,7 +82,7 @@ class AnswerChain:
             hits = []
 
         previous = None
-        for backend in self.backends:
+        for backend in self._in_order(guidance, trace):
             if not backend.breaker.allow():
                 trace.notes.append(f"LLM backend {backend.name!r} skipped: circuit open ({backend.breaker.reason})")
                 self._count(f"skipped:{backend.name}")
@@ -89,7 +91,7 @@ class AnswerChain:
                 self._switch(previous, backend.name, trace)
             started = time.perf_counter()
             try:
-                answer = backend.answerer.answer(question, hits, tool_results, history)
+                answer = backend.answerer.answer(question, hits, tool_results, history, guidance)
             except LLMError as exc:
                 backend.breaker.record(False, time.perf_counter() - started)
                 self._count(f"failed:{backend.name}")
@@ -118,7 +120,7 @@ class AnswerChain:
         if previous:
             self._switch(previous, EXTRACTIVE, trace)
         self._count(f"answered:{EXTRACTIVE}")
-        return self._extractive(question, query, hits, tool_results, trace)
+        return self._extractive(question, query, hits, tool_results, trace, guidance)
 
     def complete(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> Completion:
         """One raw completion from the first backend whose breaker allows it (used for function calling)."""
@@ -152,6 +154,21 @@ class AnswerChain:
         }
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _in_order(self, guidance: AnswerGuidance | None, trace: Trace) -> list[Backend]:
+        """The backends to try: a routing rule's backend first (``extractive``: none), else as configured."""
+        wanted = guidance.backend if guidance is not None else None
+        if wanted is None:
+            return self.backends
+        if wanted == EXTRACTIVE:
+            trace.notes.append("routing rule: answered without a model (extractive)")
+            return []
+        first = [b for b in self.backends if b.name == wanted]
+        if not first:
+            trace.notes.append(f"routing rule prefers LLM backend {wanted!r}, which is not configured: usual order")
+            return self.backends
+        trace.notes.append(f"routing rule: LLM backend {wanted!r} tried first")
+        return first + [b for b in self.backends if b.name != wanted]
+
     def _switch(self, source: str, target: str, trace: Trace | None) -> None:
         self._count(f"switch:{source}->{target}")
         log.warning("answer backend switch: %s -> %s", source, target)
@@ -163,7 +180,8 @@ class AnswerChain:
             self._counts[key] += 1
 
     def _extractive(
-        self, question: str, query: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult], trace: Trace
+        self, question: str, query: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult], trace: Trace,
+        guidance: AnswerGuidance | None = None,
     ) -> Answer:
         """The extractive answer to the knowledge-base part, with the tool results' facts before it.
 
@@ -172,7 +190,7 @@ class AnswerChain:
         """
         if tool_results:
             hits = [h for h in hits if h.chunk.kind != "faq"] or hits
-        kb = self.extractive.answer(query, hits) if hits else None
+        kb = self.extractive.answer(query, hits, guidance=guidance) if hits else None
         if kb is not None:
             trace.notes.extend(kb.trace.notes)
             trace.faq_match, trace.refusal = kb.trace.faq_match, kb.trace.refusal

@@ -17,6 +17,7 @@ from assistant.answer.selection import Candidate, SentencePicker
 from assistant.answer.sources import citation_for
 from assistant.domain import (
     Answer,
+    AnswerGuidance,
     Citation,
     Evidence,
     FaqMatch,
@@ -35,6 +36,7 @@ REFUSAL_EN = (
     "Sorry, I could not find this in the knowledge base. Try rephrasing the question, "
     "or ask a human colleague to confirm."
 )
+BRIEF_SENTENCES = 1  # what a routing rule's "brief" style leaves of an extractive answer
 
 class ExtractiveAnswerer:
     def __init__(
@@ -96,8 +98,10 @@ class ExtractiveAnswerer:
 
     # -- answering -------------------------------------------------------------------------
     def answer(
-        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = ()
+        self, question: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult] = (), history: Sequence[Turn] = (),
+        guidance: AnswerGuidance | None = None,
     ) -> Answer:
+        """Quote the sentences that answer (one only for a "brief" style), or refuse."""
         trace = Trace(question=question)
         match = best_faq_match(question, hits, self.faq_threshold) if self.faq_threshold else None
         if match is not None:
@@ -111,6 +115,8 @@ class ExtractiveAnswerer:
             return self.refusal(question, trace, "weak_evidence")
 
         picked = self.picker.choose(candidates)
+        if guidance is not None and guidance.style == "brief":
+            picked = picked[:BRIEF_SENTENCES]  # the best first: choose() orders by score
         if not picked:
             return self.refusal(question, trace, "no_answer_sentence")
         return self._cite(picked, hits, question, trace)

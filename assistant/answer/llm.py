@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from assistant.answer.citations import CheckedAnswer, CitationChecker
 from assistant.answer.prompt import NO_ANSWER, answer_messages, recent_turns
 from assistant.answer.sources import number_sources
-from assistant.domain import Answer, Hit, Trace, Turn
+from assistant.domain import Answer, AnswerGuidance, Hit, Trace, Turn
 from assistant.errors import AssistantError
 from assistant.tools.base import ToolResult
 
@@ -268,10 +268,12 @@ class LLMAnswerer:
         hits: Sequence[Hit],
         tool_results: Sequence[ToolResult] = (),
         history: Sequence[Turn] = (),
+        guidance: AnswerGuidance | None = None,
     ) -> Answer:
-        """A cited answer; raises `LLMError` (backend failed), `ModelDeclined` or `UnsupportedAnswer`."""
+        """A cited answer; raises `LLMError` (backend failed), `ModelDeclined` or `UnsupportedAnswer`.
+        ``guidance`` (a routing rule's style and instruction) goes into the system prompt."""
         sources = number_sources(hits[: self.max_hits], tool_results)
-        messages = answer_messages(question, sources, recent_turns(history, self.history_turns))
+        messages = answer_messages(question, sources, recent_turns(history, self.history_turns), guidance)
         completion = self.client.complete(messages, stream=self.stream)
         trace = Trace(question=question)
         timing = f"{completion.ms:.0f} ms" + (

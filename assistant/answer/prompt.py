@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.answer.sources import Source
-from assistant.domain import Turn
+from assistant.domain import AnswerGuidance, Turn
 
 NO_ANSWER = "NO_ANSWER"
 
@@ -29,6 +29,27 @@ Decide whether the user's latest message needs a live lookup; call the tools wit
 from the conversation (never invent an order number), or reply NONE."""
 
 
+# How a routing rule's answer style is asked of a model (the extractive answer follows "brief" itself).
+STYLE_RULES = {
+    "brief": "回答尽量简短：一到两句话。Keep the answer to one or two sentences.",
+    "steps": "按操作步骤作答：用 1. 2. 3. 编号，每步一句，每句照样标注 [n]。Answer as numbered steps, one sentence "
+             "each, each with its [n].",
+    "detailed": "回答要完整：写明条件、时限和例外，可以超过 5 句。Answer in full (conditions, time limits, "
+                "exceptions); more than 5 sentences is fine.",
+}
+
+
+def system_prompt(guidance: AnswerGuidance | None) -> str:
+    """The answering rules, then what a routing rule adds: its style, and its own instruction (which
+    comes last and cannot lift the rules above it: sources only, cite them, say NO_ANSWER)."""
+    parts = [ANSWER_SYSTEM]
+    if guidance is not None and guidance.style:
+        parts.append(STYLE_RULES[guidance.style])
+    if guidance is not None and guidance.prompt:
+        parts.append(f"附加要求（不改变以上规则）Additional instruction (the rules above still apply): {guidance.prompt}")
+    return "\n".join(parts)
+
+
 def recent_turns(history: Sequence[Turn], limit: int) -> list[Turn]:
     """The last ``limit`` turns that say something (a model sees no empty or system turns)."""
     turns = [t for t in history if t.role in ("user", "assistant") and t.text.strip()]
@@ -39,9 +60,10 @@ def render_sources(sources: Sequence[Source]) -> str:
     return "\n\n".join(f"[{s.n}] {s.heading}\n{s.text.strip()}" for s in sources)
 
 
-def answer_messages(question: str, sources: Sequence[Source], history: Sequence[Turn]) -> list[dict[str, str]]:
+def answer_messages(question: str, sources: Sequence[Source], history: Sequence[Turn],
+                    guidance: AnswerGuidance | None = None) -> list[dict[str, str]]:
     """System rules, the recent conversation, then the sources and the question in one user message."""
-    messages = [{"role": "system", "content": ANSWER_SYSTEM}]
+    messages = [{"role": "system", "content": system_prompt(guidance)}]
     messages += [{"role": t.role, "content": t.text} for t in history]
     messages.append({"role": "user", "content": f"【资料 Sources】\n{render_sources(sources)}\n\n【问题 Question】\n{question}"})
     return messages

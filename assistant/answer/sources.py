@@ -68,6 +68,7 @@ def citation_for(hit: Hit, n: int, quote: str = "") -> Citation:
         url=doc.url if doc else None,
         version=doc.version if doc else None,
         quote=quote,
+        curated_by=doc.curated_by if doc else None,
     )
 
 

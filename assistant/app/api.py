@@ -6,7 +6,8 @@ once), starts the ingestion worker, loads the demo if asked, warms the models, t
 
 Every route but ``/healthz`` and sign-in takes a principal (``http_auth.Guard``): an API key or a
 console session. IM callbacks carry their own proof (the platform's signature); their senders become
-principals by the IM rules.
+principals by the IM rules. The web console (``assistant/app/console``) serves its pages under
+``/console`` (``/`` leads there) and sends anyone without a session to its sign-in page.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ from assistant import __version__
 from assistant.app import http_limits
 from assistant.app.asking import Asking, ImResponder
 from assistant.app.auth import FirstRun
+from assistant.app.console import mount_console
 from assistant.app.container import Services
 from assistant.app.http_auth import Guard, RequestIds, request_id
+from assistant.app.curation import Curation, ImFeedback
 from assistant.app.knowledge import KnowledgeBases
 from assistant.app.routes_admin import admin_router
 from assistant.app.routes_audit import audit_router
 from assistant.app.routes_documents import documents_router
+from assistant.app.routes_feedback import feedback_router
+from assistant.app.routes_rules import rules_router
 from assistant.app.routes_sessions import sessions_router
 from assistant.app.settings import Settings, load_settings
 from assistant.domain import Answer, Principal, Turn
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     async def lifespan(app: FastAPI):
         services.open(url=url)  # one process owns an embedded data directory
         worker = IngestWorker(services.ingestor(), services.jobs)
+        console.start()  # its health page keeps the recent warnings and errors from here on
         try:
             services.sweep()
             first = services.auth.first_run(settings.storage.data_dir,
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
         finally:
             connectors.stop()
             worker.stop()
+            console.stop()
             services.close()
 
     app = FastAPI(
@@ -104,16 +111,24 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
         documents_router(knowledge, guard, max_upload_bytes=settings.ingestion.max_upload_mb * 1024 * 1024),
         tags=["knowledge bases"],
     )
+    curation = Curation(services, knowledge)
+    im_feedback = ImFeedback(curation)  # reactions to the bots' replies (Feishu) are votes
+    app.include_router(feedback_router(curation, guard))
     app.include_router(admin_router(services, guard, services.limiter))
     app.include_router(audit_router(services, guard))
+    app.include_router(rules_router(services, guard))
     app.include_router(sessions_router(services, guard, lambda: app.state.connectors))
+
+    console = mount_console(app, knowledge, asking, max_upload_bytes=settings.ingestion.max_upload_mb * 1024 * 1024,
+                            connectors=lambda: getattr(app.state, "connectors", None))
 
     def staff(request: Request) -> bool:
         principal = guard.identify(request)
         return principal is not None and principal.role in STAFF
 
     connectors = mount_connectors(app, settings.connectors, lambda: services.default_pipeline,
-                                  responder=ImResponder(asking, settings.connectors.gateway), staff=staff)
+                                  responder=ImResponder(asking), staff=staff,
+                                  delivered=im_feedback.delivered, reacted=im_feedback.reacted)
 
     def ask_openai(principal: Principal, question: str, *, kbs: Sequence[str] | None, label: str | None,
                    history: Sequence[Turn], request_id: str) -> Answer:

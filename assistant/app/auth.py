@@ -16,6 +16,7 @@ admin key in ``<data dir>/cli.key`` readable by the owner only.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -73,6 +74,7 @@ class Authenticator:
     ):
         self.directory = directory
         self._sessions = URLSafeTimedSerializer(session_secret, salt="assistant-session")
+        self._form_key = hashlib.sha256(b"assistant-form-token:" + session_secret.encode()).digest()
         self.session_seconds = int(session_hours * 3600)
         self.im_default_role = im_default_role
         self.im_groups = im_groups or {}  # "platform:chat" or "chat" -> "staff" | "customer" (settings)
@@ -107,6 +109,11 @@ class Authenticator:
         if user is None or user.disabled:
             return None
         return user_principal(user)
+
+    def form_token(self, cookie: str) -> str:
+        """A token bound to one session cookie: the console's forms carry it, and a POST without the
+        token of its own session is refused (another site can read neither the cookie nor the token)."""
+        return hmac.new(self._form_key, cookie.encode(), hashlib.sha256).hexdigest()[:32]
 
     # -- API keys ------------------------------------------------------------------------------
     def from_bearer(self, header: str | None) -> Principal | None:

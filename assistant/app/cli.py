@@ -33,6 +33,7 @@ from rich.table import Table
 from assistant.app.audit_trail import Actor
 from assistant.app.auth import CLI_KEY_FILE, LOCAL
 from assistant.app.cli_admin import register as register_admin
+from assistant.app.cli_rules import routing_app
 from assistant.app.settings import load_settings
 from assistant.domain import Answer, DocumentMeta
 from assistant.errors import AssistantError, DataDirLocked
@@ -46,6 +47,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(db_app, name="db")
 
 register_admin(app, kb_app)
+app.add_typer(routing_app, name="rules")
 
 console = Console()
 err = Console(stderr=True)
@@ -381,9 +383,10 @@ def kb_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not
 def docs_list(kb: Annotated[Optional[str], typer.Option("--kb")] = None) -> None:
     """List documents (optionally of one knowledge base)."""
     with opened() as services:
-        table = Table("id", "kb", "title", "version", "effective", "chunks")
+        table = Table("id", "kb", "title", "version", "effective", "chunks", "state")
         for doc, count in services.catalog.list_documents(kb):
-            table.add_row(doc.id, doc.kb, doc.title, doc.version or "", doc.effective_date or "", str(count))
+            table.add_row(doc.id, doc.kb, doc.title, doc.version or "", doc.effective_date or "", str(count),
+                          "disabled" if doc.disabled else "")
         console.print(table)
 
 
@@ -398,6 +401,29 @@ def docs_delete(doc_id: str) -> None:
             _fail(f"no document with id {doc_id!r}; see `assistant docs list`")
         KnowledgeBases(services).delete_document(LOCAL_ACTOR, doc.kb, doc_id)
     console.print(f"deleted {doc_id}")
+
+
+@docs_app.command("disable")
+def docs_disable(doc_id: str) -> None:
+    """Keep a document but answer nothing from it (no citation, FAQ match or nearest topic)."""
+    _set_disabled(doc_id, True)
+
+
+@docs_app.command("enable")
+def docs_enable(doc_id: str) -> None:
+    """Answer from a disabled document again."""
+    _set_disabled(doc_id, False)
+
+
+def _set_disabled(doc_id: str, disabled: bool) -> None:
+    from assistant.app.knowledge import KnowledgeBases
+
+    with opened() as services:
+        doc = services.catalog.get_document(doc_id)
+        if doc is None:
+            _fail(f"no document with id {doc_id!r}; see `assistant docs list`")
+        KnowledgeBases(services).set_disabled(LOCAL_ACTOR, doc.kb, doc_id, disabled)
+    console.print(f"{'disabled' if disabled else 'enabled'} {doc_id}")
 
 
 @db_app.command("upgrade")

@@ -24,6 +24,7 @@ from assistant.answer.citations import CitationChecker
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, LLMClient
 from assistant.app.auth import Authenticator, session_secret
+from assistant.app.routing import seed_from_settings
 from assistant.app.settings import Settings
 from assistant.embed.base import Embedder, make_embedder
 from assistant.errors import ConfigError
@@ -32,18 +33,22 @@ from assistant.memory.rewrite import RuleRewriter
 from assistant.pipeline import Pipeline
 from assistant.retrieve.hybrid import HybridRetriever
 from assistant.retrieve.rerank import PassThrough, Reranker, make_reranker
+from assistant.rules import RuleBook
 from assistant.storage.interfaces import (
     AuditLog,
     Catalog,
     Directory,
+    Feedback,
     JobQueue,
     KeywordIndex,
+    RuleStore,
     Sessions,
     StorageLock,
     VectorIndex,
     Visibility,
 )
 from assistant.storage.janitor import IndexJanitor
+from assistant.storage.keyword_pg import PostgresKeywordIndex
 from assistant.storage.keyword_tantivy import TantivyKeywordIndex
 from assistant.storage.local import DataDirLock, SharedStorage
 from assistant.storage.sql.audit import SqlAuditLog
@@ -51,7 +56,9 @@ from assistant.storage.sql.catalog import SqlCatalog
 from assistant.storage.sql.conversations import SqlConversationStore
 from assistant.storage.sql.directory import SqlDirectory
 from assistant.storage.sql.engine import make_engine, migrate
+from assistant.storage.sql.feedback import SqlFeedback
 from assistant.storage.sql.jobs import SqlJobQueue
+from assistant.storage.sql.rules import SqlRuleStore
 from assistant.storage.sql.sessions import SqlSessions
 from assistant.storage.vector_chroma import ChromaVectorIndex, chroma_client
 from assistant.storage.visibility import VisibilityGate
@@ -67,8 +74,8 @@ log = logging.getLogger(__name__)
 
 STALE_UPLOAD_SECONDS = 3600  # an upload folder with no job behind it for this long was abandoned
 # What a variant shares with the services it was made from: storage and the loaded models.
-_SHARED = ("engine", "catalog", "jobs", "conversations", "directory", "audit", "sessions", "auth", "limiter", "tokenizer",
-           "keyword", "vector", "janitor", "gate", "embedder", "reranker")
+_SHARED = ("engine", "catalog", "jobs", "conversations", "directory", "audit", "sessions", "feedback", "auth", "limiter",
+           "tokenizer", "keyword", "vector", "janitor", "gate", "embedder", "reranker", "rule_store", "rule_book")
 
 
 class Services:
@@ -116,6 +123,19 @@ class Services:
         return SqlSessions(self.engine)
 
     @cached_property
+    def feedback(self) -> Feedback:
+        return SqlFeedback(self.engine)
+
+    @cached_property
+    def rule_store(self) -> RuleStore:
+        return SqlRuleStore(self.engine)
+
+    @cached_property
+    def rule_book(self) -> RuleBook:
+        """The routing rules, reloaded whenever any process changed them."""
+        return RuleBook(self.rule_store)
+
+    @cached_property
     def auth(self) -> Authenticator:
         a, storage = self.settings.auth, self.settings.storage
         secret = session_secret(a.session_secret.get_secret_value() if a.session_secret else None,
@@ -133,9 +153,10 @@ class Services:
 
     @cached_property
     def keyword(self) -> KeywordIndex:
-        return TantivyKeywordIndex(
-            self.settings.storage.keyword_dir, self.tokenizer, bigrams=self.settings.retrieval.keyword_bigrams
-        )
+        storage, bigrams = self.settings.storage, self.settings.retrieval.keyword_bigrams
+        if storage.keyword_engine == "postgres":  # one index every replica shares, next to the catalog
+            return PostgresKeywordIndex(self.engine, self.tokenizer, bigrams=bigrams)
+        return TantivyKeywordIndex(storage.keyword_dir, self.tokenizer, bigrams=bigrams)
 
     @cached_property
     def vector(self) -> VectorIndex:
@@ -147,10 +168,12 @@ class Services:
         return IndexJanitor(self.catalog, self.keyword, self.vector, self.gate)
 
     def open(self, *, url: str | None = None) -> "Services":
-        """Take the storage (raises ``DataDirLocked`` naming the owner), migrate, and prepare the indexes."""
+        """Take the storage (raises ``DataDirLocked`` naming the owner), migrate, turn the settings that
+        became rules into rules (once), and prepare the indexes."""
         self.lock.acquire(url=url)
         try:
             migrate(self.engine)
+            seed_from_settings(self.settings, self.rule_store, self.directory)
             if self.keyword.needs_rebuild():
                 # Tokenization settings changed since this index was built: rebuild it from the catalog.
                 count = self.keyword.rebuild(self.catalog.iter_chunks())
@@ -328,7 +351,7 @@ class Services:
         r = self.settings.retrieval
         return Pipeline(
             self.catalog, self.retriever(mode), self.reranker if rerank else PassThrough(), self.answer_chain,
-            tools=self.tool_stage, memory=self.memory, spelling=self.spelling, top_k=r.top_k,
+            tools=self.tool_stage, memory=self.memory, spelling=self.spelling, rules=self.rule_book, top_k=r.top_k,
             rerank_depth=r.rerank_depth,
         )
 

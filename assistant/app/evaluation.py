@@ -8,7 +8,10 @@ A dataset whose questions name an order (``20240521-8892``, also in an earlier t
 gets the demo ERP, started for the run on a free port with the shipped seed and a token of its own:
 the tool stage answers from known orders instead of waiting on whatever is, or is not, at
 ``ASSISTANT_ERP__BASE_URL``. Any other dataset runs with the order tools off, since none of its
-questions could call them, and no run depends on a service outside it.
+questions could call them, and no run depends on a service outside it. The one exception is the
+PostgreSQL keyword index (``ASSISTANT_STORAGE__KEYWORD=postgres`` with ``ASSISTANT_DATABASE_URL`` naming a
+PostgreSQL server): a run's catalog and keyword index then live in a database made for it on that
+server, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pydantic import BaseModel, SecretStr
 
 from assistant.app.container import Services
 from assistant.app.settings import REPO, Settings
+from assistant.storage.sql.engine import temporary_database
 from assistant.tools.identifiers import order_numbers
 from eval.dataset import Dataset, load_dataset
 from eval.runfile import DatasetInfo, ModelNames, RunFile, RunMeta, git_state
@@ -86,6 +90,10 @@ class EvalWorkspaces:
             storage={"data_dir": data_dir, "database_url": None, "chroma_url": None}
         )
         with ExitStack() as stack:
+            if self.base.storage.keyword_engine == "postgres":
+                # The keyword index is PostgreSQL's: each run gets a database of its own on that server.
+                url = stack.enter_context(temporary_database(self.base.storage.url(), "eval"))
+                settings = settings.with_updates(storage={"database_url": url, "keyword": "postgres"})
             if asks_about_orders(dataset):
                 seed = self.base.erp.demo_seed
                 url, token = stack.enter_context(demo_erp(data_dir, seed))

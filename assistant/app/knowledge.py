@@ -11,6 +11,7 @@ every change goes into the audit log.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import unicodedata
 import uuid
@@ -22,13 +23,15 @@ from typing import Any, BinaryIO
 from assistant.access import Forbidden, may_read, require_write, unrestricted
 from assistant.app.audit_trail import Actor, act_entry
 from assistant.app.container import Services
-from assistant.domain import Chunk, Document, DocumentMeta, KnowledgeBase
+from assistant.domain import Chunk, Document, DocumentMeta, DocumentVersion, KnowledgeBase
 from assistant.errors import AssistantError, UnknownKnowledgeBase
-from assistant.storage.interfaces import Job, StagedFile
+from assistant.storage.interfaces import ChunkPage, DocumentPage, Job, StagedFile
 from ingest.job import IngestResult
+from ingest.loaders.faq import curated_entry
 
 COPY_CHUNK = 1024 * 1024
 CLI_GROUP = 20  # files per ingestion batch: they share embedding batches and index commits
+MAX_PAGE = 500  # documents or chunks per page
 
 
 class DocumentNotFound(AssistantError):
@@ -117,7 +120,7 @@ class KnowledgeBases:
 
     def delete(self, actor: Actor, name: str) -> None:
         self._writable(actor, name)
-        self.services.ingestor().delete_kb(name)
+        self.services.ingestor().delete_kb(name, by=actor.principal.id)
         self._record(actor, "kb.delete", name, name)
 
     # -- documents -------------------------------------------------------------------------------
@@ -128,20 +131,77 @@ class KnowledgeBases:
         readable = {k.name for k in self.list(actor)}
         return [(d, n) for d, n in self.catalog.list_documents(None) if d.kb in readable]
 
-    def document(self, actor: Actor, kb: str, doc_id: str) -> tuple[Document, list[Chunk]]:
+    def page(self, actor: Actor, kb: str, *, search: str = "", disabled: bool | None = None, offset: int = 0,
+             limit: int = 50) -> DocumentPage:
+        """One page of a knowledge base's documents, newest first, with how many match in all."""
         self._readable(actor, kb)
-        doc = self.catalog.get_document(doc_id)
-        if doc is None or doc.kb != kb:
-            raise DocumentNotFound(kb, doc_id)
+        return self.catalog.page_documents(kb, search=search, disabled=disabled, offset=max(0, offset),
+                                           limit=min(max(1, limit), MAX_PAGE))
+
+    def document(self, actor: Actor, kb: str, doc_id: str) -> tuple[Document, list[Chunk]]:
+        doc = self._document(actor, kb, doc_id)
         return doc, self.catalog.chunks_of(doc_id)
 
-    def delete_document(self, actor: Actor, kb: str, doc_id: str) -> None:
-        self._writable(actor, kb)
+    def _document(self, actor: Actor, kb: str, doc_id: str, *, write: bool = False) -> Document:
+        if write:
+            self._writable(actor, kb)
+        else:
+            self._readable(actor, kb)
         doc = self.catalog.get_document(doc_id)
         if doc is None or doc.kb != kb:
             raise DocumentNotFound(kb, doc_id)
-        self.services.ingestor().delete_document(doc_id)
+        return doc
+
+    def chunks(self, actor: Actor, kb: str, doc_id: str, *, offset: int = 0, limit: int = 50) -> ChunkPage:
+        """One page of a document's chunks in reading order (heading path, page, text, kind)."""
+        self._document(actor, kb, doc_id)
+        return self.catalog.page_chunks(doc_id, offset=max(0, offset), limit=min(max(1, limit), MAX_PAGE))
+
+    def versions(self, actor: Actor, kb: str, doc_id: str) -> list[DocumentVersion]:
+        """A document's history, oldest first; a deleted document's too (it ends with "deleted")."""
+        self._readable(actor, kb)
+        history = [v for v in self.catalog.versions(doc_id) if v.kb == kb]
+        if not history:
+            raise DocumentNotFound(kb, doc_id)
+        return history
+
+    def delete_document(self, actor: Actor, kb: str, doc_id: str) -> None:
+        doc = self._document(actor, kb, doc_id, write=True)
+        self.services.ingestor().delete_document(doc_id, by=actor.principal.id)
         self._record(actor, "document.delete", doc_id, kb, title=doc.title, version=doc.version)
+
+    def set_disabled(self, actor: Actor, kb: str, doc_id: str, disabled: bool) -> Document:
+        """Disable (kept, never retrieved: no answer, citation or FAQ match shows it) or enable a document."""
+        self._document(actor, kb, doc_id, write=True)
+        doc = self.catalog.set_disabled(doc_id, disabled, by=actor.principal.id)
+        if doc is None:  # deleted meanwhile
+            raise DocumentNotFound(kb, doc_id)
+        self._record(actor, "document.disable" if disabled else "document.enable", doc_id, kb, title=doc.title)
+        return doc
+
+    # -- curated entries ---------------------------------------------------------------------------
+    def curate(self, actor: Actor, kb: str, question: str, answer: str, *, doc_id: str | None = None) -> Document:
+        """Write (or, with the ``doc_id`` of a curated entry, rewrite) an FAQ entry of one question and
+        its answer, ingested at once: the same question asked next is answered from it, and its
+        citation names the author (the principal's display name)."""
+        self._writable(actor, kb)
+        question, answer = question.strip(), answer.strip()
+        if doc_id is None:
+            doc_id = curated_id(kb, question)
+        else:
+            existing = self.catalog.get_document(doc_id)
+            if existing is None or existing.kb != kb or existing.curated_by is None:
+                raise DocumentNotFound(kb, doc_id)
+        meta = DocumentMeta(id=doc_id, title=question[:200])
+        author = actor.principal.name or actor.principal.id
+        result = self.services.ingestor().ingest_curated(curated_entry(question, answer), kb, meta, curated_by=author,
+                                                         by=actor.principal.id)
+        if result.status == "failed":
+            raise AssistantError(result.error or f"the curated entry {doc_id!r} could not be written")
+        self._record(actor, "document.curate", doc_id, kb, question=question[:200], status=result.status)
+        doc = self.catalog.get_document(doc_id)
+        assert doc is not None
+        return doc
 
     # -- ingestion -------------------------------------------------------------------------------
     def upload(self, actor: Actor, kb: str, files: Sequence[Upload], meta: DocumentMeta, *, max_bytes: int) -> Job:
@@ -169,7 +229,7 @@ class KnowledgeBases:
                         if copied > max_bytes:  # keep just enough for the job to report the size error
                             break
                 staged.append(StagedFile(str(target), name))
-            job = self.services.jobs.submit(kb, staged, meta, job_id=job_id)
+            job = self.services.jobs.submit(kb, staged, meta, job_id=job_id, submitted_by=actor.principal.id)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -206,8 +266,14 @@ class KnowledgeBases:
             group = list(paths[start : start + CLI_GROUP])
             if on_group:
                 on_group(group[0])
-            results += ingestor.ingest_files(group, kb, metas[start : start + CLI_GROUP], on_result=on_result)
+            results += ingestor.ingest_files(group, kb, metas[start : start + CLI_GROUP], on_result=on_result,
+                                             by=actor.principal.id)
         self._record(actor, "document.ingest", f"{len(paths)} files", kb,
                      files=[p.name for p in paths[:100]], failed=sum(r.status == "failed" for r in results))
         return results
 
+
+def curated_id(kb: str, question: str) -> str:
+    """A curated entry's document id: the same question curated again in one KB rewrites its entry."""
+    digest = hashlib.sha1(f"{kb}\x1f{question.strip()}".encode()).hexdigest()[:12]
+    return f"curated-{digest}"

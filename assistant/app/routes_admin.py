@@ -4,22 +4,24 @@
     /v1/departments  /v1/users  /v1/keys  /v1/kbs/{kb}/access  /v1/im-rules  /v1/customer-bindings
 
 Everything but sign-in takes an admin (``/v1/me`` any principal); every change is audited, and
-every sign-in, successful or not.
+every sign-in, successful or not. The use cases are in ``administration.py`` (the console calls them too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from assistant.app.audit_trail import act_entry
-from assistant.app.auth import SESSION_COOKIE, hash_password
+from assistant.app.administration import Administration, Conflict, NotFound, TooManySignIns, WrongPassword
+from assistant.app.audit_trail import Actor, act_entry
+from assistant.app.auth import SESSION_COOKIE
 from assistant.app.container import Services
 from assistant.app.http_auth import Guard, request_id
 from assistant.domain import ApiKey, CustomerBinding, Department, ImRule, Principal, Role, User
 from assistant.errors import AssistantError
-
-LOGIN_ATTEMPTS_PER_15_MIN = 10
 
 
 class Login(BaseModel):
@@ -75,6 +77,12 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
     router = APIRouter(prefix="/v1")
     admin = Depends(guard.role("admin"))
     directory = services.directory
+    administration = Administration(services, limiter)
+
+    def actor(request: Request, principal: Principal = admin) -> Actor:
+        return Actor(principal, "api", request_id(request))
+
+    acting = Depends(actor)
 
     def audit(request: Request, principal: Principal, action: str, target: str = "", **more) -> None:
         services.audit.append(act_entry(principal, action, target, request_id=request_id(request), **more))
@@ -85,16 +93,14 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
     # -- signing in --------------------------------------------------------------------------
     @router.post("/auth/login", tags=["sign-in"])
     def login(body: Login, request: Request, response: Response) -> dict:
-        if not limiter.allow(f"login:{body.username}", LOGIN_ATTEMPTS_PER_15_MIN, 900):
-            raise HTTPException(429, "too many sign-in attempts for this account; wait 15 minutes")
-        principal = services.auth.login(body.username, body.password)
-        if principal is None:
-            who = Principal(kind="user", id=f"user:{body.username}", name=body.username, role="agent")
-            audit(request, who, "login.failed", body.username, status="denied", channel="console")
-            raise HTTPException(401, "wrong user name or password")
+        try:
+            principal = administration.sign_in(body.username, body.password, request_id=request_id(request))
+        except TooManySignIns as exc:
+            raise HTTPException(429, str(exc)) from exc
+        except WrongPassword as exc:
+            raise HTTPException(401, str(exc)) from exc
         response.set_cookie(SESSION_COOKIE, services.auth.session_cookie(principal), httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", max_age=services.auth.session_seconds)
-        audit(request, principal, "login", principal.id, channel="console")
         return principal.model_dump(include={"id", "name", "role", "departments"})
 
     @router.post("/auth/logout", tags=["sign-in"])
@@ -112,25 +118,14 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
         return directory.list_departments()
 
     @router.post("/departments", status_code=201, tags=["administration"])
-    def create_department(body: DepartmentIn, request: Request, principal: Principal = admin) -> Department:
-        try:
-            created = directory.create_department(body.name, body.description)
-        except AssistantError as exc:
-            raise failing(exc) from exc
-        if not created:
-            raise HTTPException(409, f"department {body.name!r} exists already")
-        audit(request, principal, "department.create", body.name)
-        return Department(name=body.name, description=body.description)
+    def create_department(body: DepartmentIn, a: Actor = acting) -> Department:
+        with _refused():
+            return administration.create_department(a, body.name, body.description)
 
     @router.delete("/departments/{name}", tags=["administration"])
-    def delete_department(name: str, request: Request, principal: Principal = admin) -> dict:
-        try:
-            deleted = directory.delete_department(name)
-        except AssistantError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        if not deleted:
-            raise HTTPException(404, f"no department {name!r}")
-        audit(request, principal, "department.delete", name)
+    def delete_department(name: str, a: Actor = acting) -> dict:
+        with _refused():
+            administration.delete_department(a, name)
         return {"deleted": name}
 
     # -- users ---------------------------------------------------------------------------------
@@ -139,38 +134,22 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
         return directory.list_users()
 
     @router.post("/users", status_code=201, tags=["administration"])
-    def create_user(body: UserIn, request: Request, principal: Principal = admin) -> User:
-        try:
-            user = directory.create_user(body.username, hash_password(body.password), body.role, body.departments,
-                                         body.display_name)
-        except AssistantError as exc:
-            raise failing(exc) from exc
-        audit(request, principal, "user.create", body.username, detail={"role": body.role, "departments": body.departments})
-        return user
+    def create_user(body: UserIn, a: Actor = acting) -> User:
+        with _refused():
+            return administration.create_user(a, body.username, body.password, body.role, body.departments,
+                                              body.display_name)
 
     @router.patch("/users/{username}", tags=["administration"])
-    def update_user(username: str, body: UserPatch, request: Request, principal: Principal = admin) -> User:
-        try:
-            user = directory.update_user(
-                username, role=body.role, departments_=body.departments, disabled=body.disabled,
-                display_name=body.display_name, password_hash=hash_password(body.password) if body.password else None,
-            )
-        except AssistantError as exc:
-            raise failing(exc) from exc
-        if user is None:
-            raise HTTPException(404, f"no user {username!r}")
-        changed = body.model_dump(exclude_none=True, exclude={"password"})
-        audit(request, principal, "user.update", username,
-              detail={**changed, "password_changed": body.password is not None})
-        return user
+    def update_user(username: str, body: UserPatch, a: Actor = acting) -> User:
+        with _refused():
+            return administration.update_user(a, username, password=body.password, role=body.role,
+                                              departments=body.departments, disabled=body.disabled,
+                                              display_name=body.display_name)
 
     @router.delete("/users/{username}", tags=["administration"])
-    def delete_user(username: str, request: Request, principal: Principal = admin) -> dict:
-        if principal.id == f"user:{username}":
-            raise HTTPException(400, "an admin cannot delete their own account; another admin can")
-        if not directory.delete_user(username):
-            raise HTTPException(404, f"no user {username!r}")
-        audit(request, principal, "user.delete", username)
+    def delete_user(username: str, a: Actor = acting) -> dict:
+        with _refused():
+            administration.delete_user(a, username)
         return {"deleted": username}
 
     # -- API keys ------------------------------------------------------------------------------
@@ -179,34 +158,23 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
         return directory.list_keys()
 
     @router.post("/keys", status_code=201, tags=["administration"])
-    def create_key(body: KeyIn, request: Request, principal: Principal = admin) -> KeyCreated:
-        try:
-            record, key = services.auth.create_key(body.role, name=body.name, departments=body.departments,
-                                                   created_by=principal.id, expires_in_days=body.expires_in_days)
-        except AssistantError as exc:
-            raise failing(exc) from exc
-        audit(request, principal, "key.create", record.id, detail={"role": body.role, "departments": body.departments})
+    def create_key(body: KeyIn, a: Actor = acting) -> KeyCreated:
+        with _refused():
+            record, key = administration.create_key(a, body.role, name=body.name, departments=body.departments,
+                                                    expires_in_days=body.expires_in_days)
         return KeyCreated(key=key, record=record)
 
     @router.delete("/keys/{key_id}", tags=["administration"])
-    def revoke_key(key_id: str, request: Request, principal: Principal = admin) -> dict:
-        if not directory.revoke_key(key_id):
-            raise HTTPException(404, f"no usable key {key_id!r}")
-        audit(request, principal, "key.revoke", key_id)
+    def revoke_key(key_id: str, a: Actor = acting) -> dict:
+        with _refused():
+            administration.revoke_key(a, key_id)
         return {"revoked": key_id}
 
     # -- knowledge-base permissions -----------------------------------------------------------
     @router.put("/kbs/{kb}/access", tags=["administration"])
-    def kb_access(kb: str, body: KbAccess, request: Request, principal: Principal = admin) -> dict:
-        known = {d.name for d in directory.list_departments()}
-        missing = sorted({d for d in [body.department, *body.readers] if d} - known)
-        if missing:
-            raise HTTPException(400, f"no department {', '.join(missing)}; create it first")
-        try:
-            services.catalog.set_kb_access(kb, body.department, body.readers)
-        except AssistantError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        audit(request, principal, "kb.access", kb, kbs=[kb], detail=body.model_dump())
+    def kb_access(kb: str, body: KbAccess, a: Actor = acting) -> dict:
+        with _refused():
+            administration.set_kb_access(a, kb, body.department, body.readers)
         return {"kb": kb, **body.model_dump()}
 
     # -- IM identities and customers ----------------------------------------------------------
@@ -248,3 +216,16 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
         return {"deleted": f"{platform}:{user_id}"}
 
     return router
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """The use cases' errors as HTTP: missing 404, exists or in use 409, bad input 400."""
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except AssistantError as exc:
+        raise HTTPException(400, str(exc)) from exc

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Literal
 
@@ -51,33 +51,40 @@ def audit_query(
                       refused=refused, kind=kind, channel=channel, before_id=before_id, limit=limit)
 
 
+def visible_to(services: Services, principal: Principal) -> Callable[[AuditEntry], bool]:
+    """A filter keeping the rows this principal may read (all of them for an admin)."""
+    if unrestricted(principal):
+        return lambda entry: True
+    readable = {kb.name for kb in services.catalog.list_kbs() if may_read(principal, kb)}
+    mine = set(principal.departments)
+
+    def visible(entry: AuditEntry) -> bool:
+        if not entry.kbs or not set(entry.kbs) <= readable:
+            return False  # sign-ins, key and user changes, other departments' knowledge
+        return not entry.departments or bool(mine & set(entry.departments))
+
+    return visible
+
+
+def visible_rows(services: Services, principal: Principal, query: AuditQuery,
+                 limit: int | None) -> Iterator[AuditEntry]:
+    """The rows matching ``query`` that this principal may read, newest first, at most ``limit``."""
+    visible = visible_to(services, principal)
+    shown = 0
+    for entry in services.audit.iterate(query, page=200):
+        if visible(entry):
+            yield entry
+            shown += 1
+            if limit is not None and shown >= limit:
+                return
+
+
 def audit_router(services: Services, guard: Guard) -> APIRouter:
     router = APIRouter(prefix="/v1/audit", tags=["audit"])
     reader = Depends(guard.role("admin", "knowledge_manager"))
 
-    def visible_to(principal: Principal):
-        """A filter keeping the rows this principal may read (all of them for an admin)."""
-        if unrestricted(principal):
-            return lambda entry: True
-        readable = {kb.name for kb in services.catalog.list_kbs() if may_read(principal, kb)}
-        mine = set(principal.departments)
-
-        def visible(entry: AuditEntry) -> bool:
-            if not entry.kbs or not set(entry.kbs) <= readable:
-                return False  # sign-ins, key and user changes, other departments' knowledge
-            return not entry.departments or bool(mine & set(entry.departments))
-
-        return visible
-
     def rows(principal: Principal, query: AuditQuery, limit: int | None) -> Iterator[AuditEntry]:
-        visible = visible_to(principal)
-        shown = 0
-        for entry in services.audit.iterate(query, page=200):
-            if visible(entry):
-                yield entry
-                shown += 1
-                if limit is not None and shown >= limit:
-                    return
+        return visible_rows(services, principal, query, limit)
 
     @router.get("")
     def read(query: AuditQuery = Depends(audit_query), principal: Principal = reader) -> dict:
@@ -111,7 +118,7 @@ def audit_router(services: Services, guard: Guard) -> APIRouter:
     @router.get("/{entry_id}")
     def one(entry_id: int, principal: Principal = reader) -> AuditEntry:
         found = services.audit.query(AuditQuery(before_id=entry_id + 1, limit=1))
-        if not found or found[0].id != entry_id or not visible_to(principal)(found[0]):
+        if not found or found[0].id != entry_id or not visible_to(services, principal)(found[0]):
             raise HTTPException(404, f"no audit entry {entry_id}")
         return found[0]
 

@@ -6,26 +6,32 @@ An upload is copied into the job's folder and queued; the response is the job id
 
 Every route takes a principal: reading needs the knowledge base to be readable by it (else 404, as if
 it did not exist), changing needs write access on it (else 403).
+
+    GET   /v1/kbs/{kb}/documents?q=&status=enabled|disabled&offset=&limit=   a page, newest first, and the total
+    PATCH /v1/kbs/{kb}/documents/{id}  {"disabled": true}                     kept, never retrieved (false: back)
+    GET   /v1/kbs/{kb}/documents/{id}/versions                               its history: what changed, when, by whom
+    GET   /v1/kbs/{kb}/documents/{id}/chunks?offset=&limit=                  its passages in reading order
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from assistant.access import Forbidden
 from assistant.app.audit_trail import Actor
 from assistant.app.http_auth import Guard, request_id
 from assistant.app.knowledge import (
+    MAX_PAGE,
     DocumentNotFound,
     KnowledgeBases,
     Upload,
 )
-from assistant.domain import Document, DocumentMeta, KnowledgeBase, Principal
+from assistant.domain import Chunk, Document, DocumentMeta, DocumentVersion, KnowledgeBase, Principal
 from assistant.errors import AssistantError, UnknownKnowledgeBase
 
 
@@ -35,8 +41,17 @@ class KbCreate(BaseModel):
     department: str | None = Field(None, description="The owning department; a knowledge manager's own by default.")
 
 
+class DocumentChange(BaseModel):
+    disabled: bool = Field(description="true: kept, but never retrieved (no answer, citation or FAQ match); false: back.")
+
+
 def _doc_json(doc: Document, chunks: int) -> dict:
     return {**doc.model_dump(mode="json"), "chunks": chunks}
+
+
+def _chunk_json(chunk: Chunk) -> dict:
+    return {"id": chunk.id, "ordinal": chunk.ordinal, "section": chunk.section, "page": chunk.page,
+            "kind": chunk.kind, "question": chunk.question, "text": chunk.text}
 
 
 def documents_router(knowledge: KnowledgeBases, guard: Guard, *, max_upload_bytes: int) -> APIRouter:
@@ -67,15 +82,48 @@ def documents_router(knowledge: KnowledgeBases, guard: Guard, *, max_upload_byte
         return {"deleted": kb}
 
     @router.get("/kbs/{kb}/documents")
-    def list_documents(kb: str, a: Actor = who) -> list[dict]:
+    def list_documents(
+        kb: str,
+        q: Annotated[str, Query(max_length=200, description="Part of the id, title, owner, file name or tags.")] = "",
+        status: Literal["enabled", "disabled"] | None = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        a: Actor = who,
+    ) -> dict:
         with _refused():
-            return [_doc_json(d, n) for d, n in knowledge.documents(a, kb)]
+            page = knowledge.page(a, kb, search=q, disabled=None if status is None else status == "disabled",
+                                  offset=offset, limit=limit)
+        return {"documents": [_doc_json(d, n) for d, n in page.documents], "total": page.total,
+                "offset": offset, "limit": limit}
 
     @router.get("/kbs/{kb}/documents/{doc_id}")
     def get_document(kb: str, doc_id: str, a: Actor = who) -> dict:
         with _refused():
             doc, chunks = knowledge.document(a, kb, doc_id)
         return _doc_json(doc, len(chunks))
+
+    @router.patch("/kbs/{kb}/documents/{doc_id}")
+    def change_document(kb: str, doc_id: str, body: DocumentChange, a: Actor = who) -> dict:
+        with _refused():
+            doc = knowledge.set_disabled(a, kb, doc_id, body.disabled)
+            return _doc_json(doc, knowledge.chunks(a, kb, doc_id, limit=1).total)
+
+    @router.get("/kbs/{kb}/documents/{doc_id}/versions")
+    def document_versions(kb: str, doc_id: str, a: Actor = who) -> list[DocumentVersion]:
+        with _refused():
+            return knowledge.versions(a, kb, doc_id)
+
+    @router.get("/kbs/{kb}/documents/{doc_id}/chunks")
+    def document_chunks(
+        kb: str,
+        doc_id: str,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        a: Actor = who,
+    ) -> dict:
+        with _refused():
+            page = knowledge.chunks(a, kb, doc_id, offset=offset, limit=limit)
+        return {"chunks": [_chunk_json(c) for c in page.chunks], "total": page.total, "offset": offset, "limit": limit}
 
     @router.delete("/kbs/{kb}/documents/{doc_id}")
     def delete_document(kb: str, doc_id: str, a: Actor = who) -> dict:

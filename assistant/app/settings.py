@@ -33,6 +33,9 @@ class StorageSettings(BaseModel):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data directory.")
     chroma_url: str | None = Field(None, description="A Chroma server (chroma run); default: embedded in the data directory.")
     redis_url: str | None = Field(None, description="Redis shared by replicas (dedupe, limits, live events).")
+    keyword: Literal["tantivy", "postgres"] | None = Field(
+        None, description="The keyword index: tantivy files in the data directory, or tables in the PostgreSQL "
+        "database that replicas share; default: postgres when the storage is shared, else tantivy.")
 
     def url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'assistant.db').resolve()}"
@@ -48,6 +51,13 @@ class StorageSettings(BaseModel):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def keyword_engine(self) -> Literal["tantivy", "postgres"]:
+        """The keyword index to use: as set, or PostgreSQL when the storage is shared and in PostgreSQL."""
+        if self.keyword:
+            return self.keyword
+        return "postgres" if self.shared and self.url().startswith("postgresql") else "tantivy"
 
     @property
     def shared(self) -> bool:

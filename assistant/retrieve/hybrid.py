@@ -137,7 +137,7 @@ class HybridRetriever:
                 scores["bm25"] = bm25_scores[cid]
             if cid in dense_scores:
                 scores["vector"] = dense_scores[cid]
-            doc = DocRef(title=item.title, url=item.url, version=item.version)
+            doc = DocRef(title=item.title, url=item.url, version=item.version, curated_by=item.curated_by)
             hits.append(Hit(chunk=item.chunk, score=fused_score, scores=scores, doc=doc))
         timings["fuse"] = elapsed_ms(t0)
 

@@ -37,14 +37,24 @@ from assistant.domain import (
     Department,
     Document,
     DocumentMeta,
+    DocumentVersion,
+    FeedbackVote,
+    Gap,
+    GapQuery,
+    GapReason,
     ImRule,
     KnowledgeBase,
     Principal,
     Role,
+    RoutingRule,
+    RuleSource,
+    RuleSpec,
+    RuleVersion,
     Session,
     SessionQuery,
     Turn,
     User,
+    Vote,
 )
 
 # ---------------------------------------------------------------------------------------- catalog
@@ -59,6 +69,7 @@ class LiveChunk:
     title: str
     url: str | None
     version: str | None
+    curated_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,22 @@ class Replacement:
 
     added: list[Chunk]
     removed_ids: list[str]
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of a knowledge base's documents (with their live chunk counts) and how many match in all."""
+
+    documents: list[tuple[Document, int]]
+    total: int
+
+
+@dataclass(frozen=True)
+class ChunkPage:
+    """One page of a document's live chunks in reading order, and how many it has in all."""
+
+    chunks: list[Chunk]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,11 @@ class Catalog(Protocol):
       no longer has are retired in the ledger in the same transaction.
     - ``resolve`` reads every id in one consistent read; ids that are not live are simply absent.
     - Document ids are unique across knowledge bases: a document of another KB raises ``AssistantError``.
+    - A disabled document stays listed with its chunks (and in the indexes), but ``resolve`` never returns
+      its chunks: no retrieval stage, citation or FAQ match can show it. Replacing it keeps it disabled.
+    - History: every ``replace_document`` (added or replaced), ``set_disabled`` that changes the state and
+      ``delete_document`` of a document that existed records one ``DocumentVersion`` in the same
+      transaction, naming ``by`` (a principal id); ``versions`` lists them oldest first.
     - Ledger: ``stage`` records ids about to be written to the indexes (expiring after ``ttl_seconds``
       unless settled); ``settle`` forgets ledger entries once the indexes agree with the catalog;
       ``leftovers`` lists entries that are safe to purge: retired ones, and staged ones that expired
@@ -113,7 +145,7 @@ class Catalog(Protocol):
 
     def require_kb(self, name: str) -> None: ...
 
-    def delete_kb(self, name: str) -> list[str]:
+    def delete_kb(self, name: str, *, by: str = "") -> list[str]:
         """Delete a KB with its documents; returns the chunk ids that were live. Retires the whole KB."""
         ...
 
@@ -124,10 +156,35 @@ class Catalog(Protocol):
         """Documents (of one KB, or all) with their live chunk counts, ordered by KB then id."""
         ...
 
-    def replace_document(self, doc: Document, new_chunks: Sequence[Chunk]) -> Replacement: ...
+    def page_documents(self, kb: str, *, search: str = "", offset: int = 0, limit: int = 50,
+                       disabled: bool | None = None) -> DocumentPage:
+        """One page of a KB's documents, most recently updated first (then by id, descending), and the number
+        matching in all. ``search`` keeps documents whose id, title, owner, source file or tags hold it
+        (case-insensitive; ``%`` and ``_`` are plain characters); ``disabled`` keeps only the disabled
+        (True) or enabled (False) ones. Paged and counted by the database (10,000 documents stay fast)."""
+        ...
 
-    def delete_document(self, doc_id: str) -> list[str]:
+    def chunk_counts(self) -> dict[str, int]:
+        """Live chunks per knowledge base (KBs without documents are absent); one cheap read."""
+        ...
+
+    def replace_document(self, doc: Document, new_chunks: Sequence[Chunk], *, by: str = "") -> Replacement: ...
+
+    def delete_document(self, doc_id: str, *, by: str = "") -> list[str]:
         """Remove a document; returns (and retires) the chunk ids that were live."""
+        ...
+
+    def set_disabled(self, doc_id: str, disabled: bool, *, by: str = "") -> Document | None:
+        """Disable (never retrieved) or enable a document; returns it, None when there is no such document.
+        Setting the state it already has changes nothing and records nothing."""
+        ...
+
+    def versions(self, doc_id: str) -> list[DocumentVersion]:
+        """The document's history, oldest first (also after it was deleted)."""
+        ...
+
+    def page_chunks(self, doc_id: str, *, offset: int = 0, limit: int = 50) -> ChunkPage:
+        """One page of a document's live chunks in reading order, and how many it has."""
         ...
 
     # chunks
@@ -252,6 +309,7 @@ class Job:
     worker: str | None = None
     staged: tuple[StagedFile, ...] = ()
     meta: DocumentMeta | None = None
+    submitted_by: str = ""  # the principal id that uploaded: what the document history names
 
     def public(self) -> dict:
         """What the jobs API shows: progress and results, not where the files sit."""
@@ -274,7 +332,8 @@ class JobQueue(Protocol):
     - ``progress`` and ``finish`` from a worker that no longer holds the job are ignored.
     """
 
-    def submit(self, kb: str, files: Sequence[StagedFile], meta: DocumentMeta, *, job_id: str | None = None) -> Job: ...
+    def submit(self, kb: str, files: Sequence[StagedFile], meta: DocumentMeta, *, job_id: str | None = None,
+               submitted_by: str = "") -> Job: ...
 
     def get(self, job_id: str) -> Job | None: ...
 
@@ -292,6 +351,10 @@ class JobQueue(Protocol):
 
     def active_ids(self) -> set[str]:
         """Jobs that are queued or running (their uploaded files must be kept)."""
+        ...
+
+    def status_counts(self) -> dict[str, int]:
+        """How many jobs are in each status (every status present, zero or not): the console's queue view."""
         ...
 
 
@@ -449,3 +512,97 @@ class Sessions(Protocol):
     def get(self, session_id: str) -> Session | None: ...
 
     def count(self) -> int: ...
+
+
+# ---------------------------------------------------------------------------------------- feedback
+@dataclass(frozen=True)
+class GapPage:
+    """One page of gaps, newest first, and how many match in all."""
+
+    gaps: list[Gap]
+    total: int
+
+
+@dataclass(frozen=True)
+class ImReply:
+    """A message a bot sent on a platform, and the answer (audit row) it carried, in which chat."""
+
+    platform: str
+    message_id: str
+    entry_id: int
+    chat_id: str
+
+
+class Feedback(Protocol):
+    """Votes on answers, the curation queue (gaps), and which IM message carried which answer.
+
+    Contract:
+    - ``vote`` keeps one vote per principal and answer: a second replaces the first, also when two
+      processes vote at once; it returns True when it replaced one.
+    - ``open_gap`` opens a gap for a question, unless an open gap has the same question (compared
+      normalised: width, case, spaces and end punctuation), the same knowledge bases and the same asker
+      departments: then that gap counts one more ``asked`` and is returned. The answer (audit row) that
+      opened a gap opens no other and counts no more. It is one short transaction (it runs on every
+      refused answer).
+    - ``gaps`` lists the gaps matching the query newest first with the total, paged and counted by
+      the database (see ``GapQuery`` for the visibility filters).
+    - ``resolve_gap`` moves an open gap to ``curated`` or ``dismissed`` once; False when it was not open.
+    - ``remember_reply`` maps a platform's message id to the answer it carried (idempotent); ``reply``
+      looks it up.
+    """
+
+    def vote(self, entry_id: int, principal_id: str, vote: Vote, *, channel: str = "", comment: str = "") -> bool: ...
+
+    def votes(self, entry_id: int) -> list[FeedbackVote]: ...
+
+    def open_gap(self, entry_id: int, entry: AuditEntry, reason: GapReason) -> Gap: ...
+
+    def gap(self, gap_id: int) -> Gap | None: ...
+
+    def gaps(self, query: GapQuery) -> GapPage: ...
+
+    def resolve_gap(self, gap_id: int, status: Literal["curated", "dismissed"], *, by: str,
+                    curated_doc: str | None = None) -> bool: ...
+
+    def remember_reply(self, reply: ImReply) -> None: ...
+
+    def reply(self, platform: str, message_id: str) -> ImReply | None: ...
+
+
+# ---------------------------------------------------------------------------------------- routing rules
+class RuleStore(Protocol):
+    """Routing rules, in order, with every saved state kept.
+
+    Contract:
+    - ``list_rules`` returns every rule ordered by ``position`` (1, 2, ... with no gaps); ``get`` one by id
+      (None when unknown or deleted). Ids are never reused, not even those of deleted rules.
+    - ``create`` appends the rule (or inserts it at ``position``, moving the later ones down) as version
+      1. ``update`` saves a new spec as version + 1 (``expected_version``: raises ``RuleConflict`` when
+      the rule was saved meanwhile). ``move`` puts a rule at ``position`` (clamped to 1..n) as version
+      + 1. ``delete`` removes it and records its last state, marked deleted, as version + 1. Unknown
+      ids raise ``UnknownRule``.
+    - Every one of these records a snapshot (``history``: oldest first, deleted rules' too) with who
+      and when, and bumps ``revision`` in the same transaction: a reader that sees the new revision
+      sees the change. Writers are serialised (no two rules ever share a position).
+    - ``revision`` is one primary-key read; it only grows.
+    - ``seed`` creates, at the end, each given rule whose name no rule of ``source`` ever had (so a
+      seeded rule deleted by an administrator is not seeded again); safe when two processes seed at once.
+    """
+
+    def list_rules(self) -> list[RoutingRule]: ...
+
+    def get(self, rule_id: int) -> RoutingRule | None: ...
+
+    def create(self, spec: RuleSpec, *, by: str, source: RuleSource = "api", position: int | None = None) -> RoutingRule: ...
+
+    def update(self, rule_id: int, spec: RuleSpec, *, by: str, expected_version: int | None = None) -> RoutingRule: ...
+
+    def move(self, rule_id: int, position: int, *, by: str) -> RoutingRule: ...
+
+    def delete(self, rule_id: int, *, by: str) -> RoutingRule: ...
+
+    def history(self, rule_id: int) -> list[RuleVersion]: ...
+
+    def revision(self) -> int: ...
+
+    def seed(self, specs: Sequence[RuleSpec], *, source: RuleSource, by: str) -> list[RoutingRule]: ...

@@ -7,7 +7,7 @@ the pipeline searches the knowledge base for that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -83,7 +83,12 @@ class ToolStage:
         self.max_calls = max_calls
         self.verifier = verifier
 
-    def run(self, question: str, caller: Caller, history: Sequence[Turn] = ()) -> ToolsOutcome:
+    def run(self, question: str, caller: Caller, history: Sequence[Turn] = (),
+            allowed: Collection[str] | None = None) -> ToolsOutcome:
+        """Plan and run the calls this question needs; ``allowed`` (a routing rule's) keeps only the
+        tools it names (``[]``: no tools at all, not even an order proof)."""
+        if allowed is not None and not allowed:
+            return ToolsOutcome(notes=["tools: none allowed by the routing rule"])
         caller = self.audience.bind(caller)
         proof = proving = None
         if self.verifier is not None and caller.audience == "customer" and caller.principal_id:
@@ -95,6 +100,11 @@ class ToolStage:
             caller = replace(caller, verified_orders=self.verifier.verified(caller.principal_id))
         plan = self.router.plan(question, caller, history)
         outcome = ToolsOutcome(notes=list(plan.notes), proof=proof, proving=proving)
+        if allowed is not None:
+            barred = sorted({c.name for c in plan.calls if c.name not in allowed})
+            if barred:
+                outcome.notes.append(f"tools: {', '.join(barred)} not allowed by the routing rule")
+                plan.calls = [c for c in plan.calls if c.name in allowed]
         if plan.calls:
             outcome.notes.append(f"tools: caller {caller.platform}/{caller.chat_id or '-'} as {caller.audience}")
         for planned in plan.calls[: self.max_calls]:

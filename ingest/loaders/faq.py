@@ -53,6 +53,11 @@ def rows_to_document(rows: list[list[str]], name: str, title: str) -> LoadedDocu
     return LoadedDocument(title=title, blocks=blocks, warnings=warnings)
 
 
+def curated_entry(question: str, answer: str) -> LoadedDocument:
+    """One question and the answer a person wrote for it: an FAQ sheet of one row, built in memory."""
+    return rows_to_document([["question", "answer"], [question, answer]], "curated entry", question.strip())
+
+
 def _json_rows(path: Path) -> list[list[str]]:
     """A JSON FAQ: a list of objects (or {"faqs": [...]}) with question/answer keys."""
     import json

@@ -88,3 +88,10 @@ def test_notices_are_polite_and_in_the_askers_language():
     assert "稍等" in fmt.notice(fmt.RATE_LIMITED_USER, asked(), FakeChannel()).markdown
     assert "wait a minute" in fmt.notice(fmt.RATE_LIMITED_GROUP, asked("help?", group=True), FakeChannel()).markdown
     assert fmt.notice(fmt.FAILED, asked(group=True), FakeChannel()).mention
+
+
+def test_a_curated_entry_is_cited_as_curated_with_its_author():
+    entry = Citation(n=1, doc_id="curated-1", chunk_id="c1", title="发票抬头开错了可以重开吗？",
+                     section="发票抬头开错了可以重开吗？", quote="可以。", curated_by="王会计")
+    assert fmt.sources_block([entry], "zh") == "**来源**\n[1] 发票抬头开错了可以重开吗？ · 人工整理 · 王会计"
+    assert fmt.sources_block([entry], "en").endswith("· curated by 王会计")

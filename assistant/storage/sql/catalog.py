@@ -13,15 +13,16 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, false, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from assistant.domain import Chunk, Document, KnowledgeBase
+from assistant.domain import Chunk, Document, DocumentAction, DocumentVersion, KnowledgeBase
 from assistant.errors import AssistantError, InvalidName, UnknownKnowledgeBase
-from assistant.storage.interfaces import WHOLE_KB, Leftover, LiveChunk, Replacement
+from assistant.storage.interfaces import WHOLE_KB, ChunkPage, DocumentPage, Leftover, LiveChunk, Replacement
 from assistant.storage.sql.schema import (
     chunks,
+    document_versions,
     documents,
     index_ledger,
     kb_readers,
@@ -89,11 +90,12 @@ class SqlCatalog:
         if not self.kb_exists(name):
             raise UnknownKnowledgeBase(name)
 
-    def delete_kb(self, name: str) -> list[str]:
+    def delete_kb(self, name: str, *, by: str = "") -> list[str]:
         """Delete a knowledge base and its documents; returns the chunk ids that were live."""
         self.require_kb(name)
         with self.engine.begin() as conn:
             ids = list(conn.execute(select(chunks.c.id).where(chunks.c.kb == name)).scalars())
+            _record_deleted(conn, documents.c.kb == name, by)
             conn.execute(delete(chunks).where(chunks.c.kb == name))
             conn.execute(delete(documents).where(documents.c.kb == name))
             conn.execute(delete(kbs).where(kbs.c.name == name))
@@ -114,12 +116,33 @@ class SqlCatalog:
             rows = conn.execute(query).mappings().all()
         return [(_document(r), r["chunk_count"]) for r in rows]
 
+    def page_documents(self, kb: str, *, search: str = "", offset: int = 0, limit: int = 50,
+                       disabled: bool | None = None) -> DocumentPage:
+        matching = documents.c.kb == kb
+        if disabled is not None:
+            matching = and_(matching, documents.c.disabled == disabled)
+        if search.strip():
+            pattern = "%" + _escape_like(search.strip().lower()) + "%"
+            matching = and_(matching, or_(*(func.lower(column).like(pattern, escape="\\") for column in (
+                documents.c.id, documents.c.title, documents.c.owner, documents.c.source, documents.c.tags))))
+        page = (select(documents).where(matching).order_by(documents.c.updated_at.desc(), documents.c.id.desc())
+                .offset(max(0, offset)).limit(max(1, limit)))
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count()).select_from(documents).where(matching)).scalar_one())
+            rows = conn.execute(page).mappings().all()
+        return DocumentPage([(_document(r), r["chunk_count"]) for r in rows], total)
+
+    def chunk_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(documents.c.kb, func.sum(documents.c.chunk_count)).group_by(documents.c.kb))
+            return {kb: int(n or 0) for kb, n in rows}
+
     def chunk_ids(self, doc_id: str) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(chunks.c.id).where(chunks.c.doc_id == doc_id)).scalars())
 
-    def replace_document(self, doc: Document, new_chunks: Sequence[Chunk]) -> Replacement:
-        """Make ``new_chunks`` the live content of ``doc`` in one transaction."""
+    def replace_document(self, doc: Document, new_chunks: Sequence[Chunk], *, by: str = "") -> Replacement:
+        """Make ``new_chunks`` the live content of ``doc`` in one transaction (a disabled one stays disabled)."""
         with self.engine.begin() as conn:
             if not conn.execute(select(kbs.c.name).where(kbs.c.name == doc.kb)).first():
                 raise UnknownKnowledgeBase(doc.kb)
@@ -136,6 +159,7 @@ class SqlCatalog:
                 conn.execute(update(documents).where(documents.c.id == doc.id).values(**values))
             else:
                 conn.execute(insert(documents).values(id=doc.id, **values))
+            _record(conn, doc.id, "replaced" if existing else "added", values, by)
             gone = old_ids - new_ids
             if gone:
                 conn.execute(delete(chunks).where(chunks.c.id.in_(gone)))
@@ -153,16 +177,38 @@ class SqlCatalog:
                     )
         return Replacement(added=added, removed_ids=sorted(gone))
 
-    def delete_document(self, doc_id: str) -> list[str]:
+    def delete_document(self, doc_id: str, *, by: str = "") -> list[str]:
         """Remove a document; returns the chunk ids that were live."""
         with self.engine.begin() as conn:
             kb = conn.execute(select(documents.c.kb).where(documents.c.id == doc_id)).scalar()
+            _record_deleted(conn, documents.c.id == doc_id, by)
             ids = list(conn.execute(select(chunks.c.id).where(chunks.c.doc_id == doc_id)).scalars())
             conn.execute(delete(chunks).where(chunks.c.doc_id == doc_id))
             conn.execute(delete(documents).where(documents.c.id == doc_id))
             if kb is not None:
                 _retire(conn, kb, ids)
         return ids
+
+    def set_disabled(self, doc_id: str, disabled: bool, *, by: str = "") -> Document | None:
+        """Disable or enable a document; records the change in its history when the state changes."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(documents).where(documents.c.id == doc_id, documents.c.disabled == (not disabled))
+                .values(disabled=disabled)
+            ).rowcount
+            row = conn.execute(select(documents).where(documents.c.id == doc_id)).mappings().first()
+            if row is None:
+                return None
+            if changed:
+                _record(conn, doc_id, "disabled" if disabled else "enabled", row, by)
+        return _document(row)
+
+    def versions(self, doc_id: str) -> list[DocumentVersion]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(document_versions).where(document_versions.c.doc_id == doc_id).order_by(document_versions.c.id)
+            ).mappings().all()
+        return [DocumentVersion(**{**r, "at": _aware(r["at"])}) for r in rows]
 
     # -- chunks ---------------------------------------------------------------------------
     def resolve(self, chunk_ids: Iterable[str]) -> dict[str, LiveChunk]:
@@ -171,16 +217,26 @@ class SqlCatalog:
         if not ids:
             return {}
         query = (
-            select(chunks, documents.c.title, documents.c.url, documents.c.version)
+            select(chunks, documents.c.title, documents.c.url, documents.c.version, documents.c.curated_by)
             .join(documents, documents.c.id == chunks.c.doc_id)
-            .where(chunks.c.id.in_(ids))
+            .where(chunks.c.id.in_(ids), documents.c.disabled == false())  # disabled: kept, never retrieved
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return {
-            r["id"]: LiveChunk(chunk=_chunk(r), title=r["title"], url=r["url"], version=r["version"])
+            r["id"]: LiveChunk(chunk=_chunk(r), title=r["title"], url=r["url"], version=r["version"],
+                               curated_by=r["curated_by"])
             for r in rows
         }
+
+    def page_chunks(self, doc_id: str, *, offset: int = 0, limit: int = 50) -> ChunkPage:
+        mine = chunks.c.doc_id == doc_id
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count()).select_from(chunks).where(mine)).scalar_one())
+            rows = conn.execute(
+                select(chunks).where(mine).order_by(chunks.c.ordinal).offset(max(0, offset)).limit(max(1, limit))
+            ).mappings().all()
+        return ChunkPage([_chunk(r) for r in rows], total)
 
     def chunk_ids_of_kb(self, kb: str) -> list[str]:
         with self.engine.connect() as conn:
@@ -285,6 +341,32 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_HISTORY_FIELDS = ("kb", "version", "title", "source", "content_hash", "chunk_count")
+
+
+def _record(conn: Connection, doc_id: str, action: DocumentAction, row, by: str) -> None:
+    """One line of the document's history, in the transaction of the change it records."""
+    conn.execute(insert(document_versions).values(
+        doc_id=doc_id, action=action, at=_now(), by=by, **{f: row[f] for f in _HISTORY_FIELDS}))
+
+
+def _record_deleted(conn: Connection, which, by: str) -> None:
+    """A "deleted" line for every document ``which`` selects, as it was just before (one statement)."""
+    columns = [documents.c.id, *(documents.c[f] for f in _HISTORY_FIELDS)]
+    conn.execute(insert(document_versions).from_select(
+        ["doc_id", *_HISTORY_FIELDS, "action", "at", "by"],
+        select(*columns, literal("deleted"), literal(_now()), literal(by)).where(which),
+    ))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _document_row(doc: Document, chunk_count: int) -> dict:
     return {
         "kb": doc.kb,
@@ -298,6 +380,7 @@ def _document_row(doc: Document, chunk_count: int) -> dict:
         "content_hash": doc.content_hash,
         "chunk_count": chunk_count,
         "updated_at": _now(),
+        "curated_by": doc.curated_by,
     }
 
 

@@ -7,6 +7,9 @@ the first revision, so its data is kept and upgraded like any other.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -90,3 +93,24 @@ def open_database(url: str) -> Engine:
     engine = make_engine(url)
     migrate(engine)
     return engine
+
+
+@contextmanager
+def temporary_database(url: str, prefix: str = "scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``url``'s server for the block (its URL), dropped after:
+    eval runs and tests that must not share tables with anyone."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(f"a temporary database needs a PostgreSQL URL, not {parsed.get_backend_name()}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield parsed.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.engine.dispose()

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from assistant.domain import DocumentMeta
@@ -31,10 +31,12 @@ class SqlJobQueue:
         self.max_attempts = max_attempts
         self._wake = threading.Event()
 
-    def submit(self, kb: str, files: Sequence[StagedFile], meta: DocumentMeta, *, job_id: str | None = None) -> Job:
+    def submit(self, kb: str, files: Sequence[StagedFile], meta: DocumentMeta, *, job_id: str | None = None,
+               submitted_by: str = "") -> Job:
         job_id = job_id or uuid.uuid4().hex
         now = _now()
-        payload = {"files": [{"path": f.path, "source": f.source} for f in files], "meta": meta.model_dump()}
+        payload = {"files": [{"path": f.path, "source": f.source} for f in files], "meta": meta.model_dump(),
+                   "submitted_by": submitted_by}  # the document history names who uploaded
         with self.engine.begin() as conn:
             conn.execute(
                 insert(jobs).values(
@@ -116,6 +118,11 @@ class SqlJobQueue:
         with self.engine.connect() as conn:
             return set(conn.execute(select(jobs.c.id).where(jobs.c.status.in_(["queued", "running"]))).scalars())
 
+    def status_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)).all()
+        return {"queued": 0, "running": 0, "done": 0, "failed": 0, **{status: int(n) for status, n in rows}}
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -133,6 +140,7 @@ def _job(row) -> Job:
         files=json.loads(row["files"]), error=row["error"], created_at=_aware(row["created_at"]),
         updated_at=_aware(row["updated_at"]), attempts=row["attempts"], worker=row["worker"],
         staged=tuple(StagedFile(f["path"], f["source"]) for f in payload.get("files", [])), meta=meta,
+        submitted_by=payload.get("submitted_by") or "",
     )
 
 

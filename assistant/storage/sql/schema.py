@@ -5,6 +5,7 @@ compares the migrated database with this metadata."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -295,6 +296,7 @@ feedback = Table(  # thumbs up / down on an answer (its audit row)
     Column("vote", Integer, nullable=False),  # +1 or -1
     Column("comment", Text, nullable=False, default=""),
     Column("at", DateTime(timezone=True), nullable=False),
+    Index("ux_feedback_entry_principal", "entry_id", "principal_id", unique=True),  # one vote per principal
 )
 
 gaps = Table(  # the curation queue: refused or down-voted questions, until answered or dismissed
@@ -312,7 +314,10 @@ gaps = Table(  # the curation queue: refused or down-voted questions, until answ
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolved_by", String(300)),
     Column("curated_doc", String(200)),  # the FAQ document written for it
+    Column("question_key", String(64), nullable=False, server_default=""),  # normalised question, KBs, departments
+    Column("asked", Integer, nullable=False, server_default="1"),  # times it came up while open
     Index("ix_gaps_status_created", "status", "created_at"),
+    Index("ix_gaps_key_status", "question_key", "status"),
 )
 
 routing_rules = Table(  # ordered rules: the first enabled one that matches a question decides its route
@@ -334,9 +339,14 @@ routing_rule_versions = Table(  # every saved state of every rule: who changed w
     metadata,
     Column("rule_id", Integer, primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("snapshot", Text, nullable=False),  # JSON of the rule as saved (or {"deleted": true})
+    Column("snapshot", Text, nullable=False),  # JSON: {"change", "deleted", "rule": as saved, or as it was when deleted}
     Column("at", DateTime(timezone=True), nullable=False),
     Column("by", String(300), nullable=False, default=""),
+)
+
+# -- routing rules: where a rule came from (added to 0005 before its release) -------------------------
+routing_rules.append_column(
+    Column("source", String(16), nullable=False, server_default="api"),  # api, cli, console, settings (seeded)
 )
 
 revisions = Table(  # counters bumped on each change of a shared setting: other processes reload on change
@@ -345,3 +355,65 @@ revisions = Table(  # counters bumped on each change of a shared setting: other 
     Column("name", String(64), primary_key=True),
     Column("value", Integer, nullable=False),
 )
+
+
+# -- feedback from IM: which answer a bot's message carried ------------------------------------------
+im_replies = Table(  # a reaction to this message is a vote on that answer
+    "im_replies",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("message_id", String(200), primary_key=True),  # the platform's id of the bot's message
+    Column("entry_id", Integer, nullable=False),  # the answer's audit_log row
+    Column("chat_id", String(300), nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+# -- the keyword index shared by replicas (assistant/storage/keyword_pg.py; unused on SQLite) --------
+keyword_kbs = Table(  # BM25's collection statistics, one row per knowledge base
+    "keyword_kbs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("chunks", Integer, nullable=False, default=0),
+    Column("length", BigInteger, nullable=False, default=0),  # terms in all its chunks
+)
+
+keyword_terms = Table(  # every term the index holds, with the number of chunks holding it
+    "keyword_terms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("term", Text, nullable=False, unique=True),
+    Column("df", Integer, nullable=False),
+)
+
+keyword_chunks = Table(
+    "keyword_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the chunk's number in the postings
+    Column("chunk_id", String(64), nullable=False, unique=True),
+    Column("kb_id", Integer, nullable=False),
+    Column("length", Integer, nullable=False),  # terms in the chunk
+    Column("terms", LargeBinary, nullable=False),  # int32 (term id, tf) pairs: what removing it takes away
+)
+
+keyword_blocks = Table(  # a term's postings in one knowledge base, in blocks of consecutive chunk numbers
+    "keyword_blocks",
+    metadata,
+    Column("term_id", Integer, primary_key=True),
+    Column("kb_id", Integer, primary_key=True),
+    Column("start", Integer, primary_key=True),  # chunks numbered from here up to the next block's start
+    Column("postings", LargeBinary, nullable=False),  # chunk int32[n], tf uint16[n], chunk length uint16[n]
+)
+
+keyword_meta = Table(  # the analysis the index was built with (a changed one means a rebuild)
+    "keyword_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+# -- the console's list pages (benchmarks/console_pages.py) ------------------------------------------
+# A knowledge base's documents, newest first, paged: read in index order instead of sorted.
+Index("ix_documents_kb_updated", documents.c.kb, documents.c.updated_at, documents.c.id)

@@ -72,3 +72,12 @@ def test_cli_refuses_a_data_directory_another_process_owns(data_dir):
         holder.kill()
         holder.wait()
     assert run(["kb", "list"], data_dir).returncode == 0, "the lock dies with its process"
+
+
+def test_docs_disable_keeps_a_document_out_of_answers_until_enable(data_dir):
+    assert run(["docs", "disable", "invoice"], data_dir).stdout.strip() == "disabled invoice"
+    assert "disabled" in run(["docs", "list"], data_dir).stdout
+    assert json.loads(run(["ask", "电子发票多久开具？", "--json"], data_dir).stdout)["refused"] is True
+    assert run(["docs", "enable", "invoice"], data_dir).returncode == 0
+    assert json.loads(run(["ask", "电子发票多久开具？", "--json"], data_dir).stdout)["refused"] is False
+    assert run(["docs", "disable", "nope"], data_dir).returncode != 0

@@ -75,8 +75,8 @@ def test_one_upload_with_every_kind_of_bad_file_still_ingests_the_good_one(clien
     for name, problem in expected.items():
         assert results[name]["status"] == "failed", name
         assert name in results[name]["error"] and problem in results[name]["error"], results[name]["error"]
-    docs = client.get("/v1/kbs/finance/documents").json()
-    assert [d["id"] for d in docs] == ["invoice"]
+    listed = client.get("/v1/kbs/finance/documents").json()
+    assert [d["id"] for d in listed["documents"]] == ["invoice"] and listed["total"] == 1
 
 
 def test_reupload_replaces_and_the_answer_follows_the_new_version(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -157,3 +158,100 @@ def test_deleting_a_knowledge_base_leaves_one_entry_for_all_its_chunks(catalog):
     catalog.replace_document(doc("a"), [chunk("a", n, f"段{n}。") for n in range(3)])
     catalog.delete_kb("kb1")
     assert catalog.leftovers() == [Leftover("kb1", WHOLE_KB)]
+
+
+def test_a_page_of_documents_is_newest_first_with_the_total_and_searchable(catalog):
+    catalog.create_kb("other")
+    for n in range(7):
+        catalog.replace_document(doc(f"d{n}", owner="财务部" if n % 2 else "客服部", tags=["发票"] if n == 3 else []),
+                                 [chunk(f"d{n}", 0, f"第{n}篇。")])
+    catalog.replace_document(doc("elsewhere", kb="other"), [])
+    first = catalog.page_documents("kb1", limit=3)
+    assert first.total == 7 and [d.id for d, _ in first.documents] == ["d6", "d5", "d4"]
+    assert [n for _, n in first.documents] == [1, 1, 1]
+    assert [d.id for d, _ in catalog.page_documents("kb1", offset=6, limit=3).documents] == ["d0"]
+    owned = catalog.page_documents("kb1", search="财务")
+    assert owned.total == 3 and {d.id for d, _ in owned.documents} == {"d1", "d3", "d5"}
+    assert [d.id for d, _ in catalog.page_documents("kb1", search="发票").documents] == ["d3"]  # a tag
+    assert catalog.page_documents("kb1", search="D6").total == 1  # case-insensitive
+    assert catalog.page_documents("kb1", search="%").total == 0  # a plain character, not a wildcard
+    assert catalog.chunk_counts() == {"kb1": 7, "other": 0}
+
+
+# -- disabled documents, history, paging (the documents backend) --------------------------------------
+def test_a_disabled_document_stays_listed_but_is_never_resolved_until_enabled(catalog):
+    catalog.replace_document(doc("a"), [chunk("a", 0, "退款三到七个工作日到账。")])
+    live_id = catalog.chunk_ids("a")[0]
+    disabled = catalog.set_disabled("a", True, by="user:wang")
+    assert disabled.disabled and catalog.get_document("a").disabled
+    assert catalog.resolve([live_id]) == {}, "no retrieval stage can see a disabled document"
+    assert [d.id for d, _ in catalog.list_documents("kb1")] == ["a"] and catalog.chunk_ids("a") == [live_id]
+    catalog.replace_document(doc("a", version="V2"), [chunk("a", 0, "退款一到三个工作日到账。")])
+    assert catalog.get_document("a").disabled, "a new version of a disabled document stays disabled"
+    assert catalog.resolve(catalog.chunk_ids("a")) == {}
+    assert catalog.set_disabled("a", False).disabled is False
+    assert list(catalog.resolve(catalog.chunk_ids("a"))) == catalog.chunk_ids("a")
+    assert catalog.set_disabled("nope", True) is None
+
+
+def test_every_change_of_a_document_is_in_its_history_with_who_made_it(catalog):
+    catalog.replace_document(doc("a", version="V1", source="a.md"), [chunk("a", 0, "甲。")], by="user:wang")
+    catalog.replace_document(doc("a", version="V2", source="a.md"), [chunk("a", 0, "乙。"), chunk("a", 1, "丙。")],
+                             by="key:k_1")
+    catalog.set_disabled("a", True, by="user:li")
+    catalog.set_disabled("a", True, by="user:li")  # no change: nothing recorded
+    catalog.set_disabled("a", False, by="user:li")
+    catalog.delete_document("a", by="user:wang")
+    history = catalog.versions("a")
+    assert [(v.action, v.version, v.chunk_count, v.by) for v in history] == [
+        ("added", "V1", 1, "user:wang"), ("replaced", "V2", 2, "key:k_1"), ("disabled", "V2", 2, "user:li"),
+        ("enabled", "V2", 2, "user:li"), ("deleted", "V2", 2, "user:wang")]
+    assert all(v.kb == "kb1" and v.source == "a.md" and v.title == "标题 a" for v in history)
+    assert history[0].at <= history[-1].at and history[0].id < history[-1].id
+    catalog.replace_document(doc("b"), [chunk("b", 0, "丁。")])
+    catalog.delete_kb("kb1", by="user:admin")
+    assert [(v.action, v.by) for v in catalog.versions("b")] == [("added", ""), ("deleted", "user:admin")]
+    assert catalog.versions("never") == []
+
+
+def test_pages_filter_by_state_search_chinese_and_count_in_the_database(catalog):
+    for n, title in enumerate(["电子发票开具规范", "退货退款服务规范", "Invoice FAQ"]):
+        catalog.replace_document(doc(f"d{n}", title=title, source=f"d{n}.md"), [chunk(f"d{n}", 0, "内容。")])
+    catalog.set_disabled("d1", True)
+    assert [d.id for d, _ in catalog.page_documents("kb1", disabled=True).documents] == ["d1"]
+    assert catalog.page_documents("kb1", disabled=False).total == 2
+    assert [d.id for d, _ in catalog.page_documents("kb1", search="退款").documents] == ["d1"]
+    assert catalog.page_documents("kb1", search="invoice").total == 1
+    assert catalog.page_documents("kb1", search="退款", disabled=False).total == 0
+    assert catalog.page_documents("kb1", search="d2.md").total == 1  # the file name
+
+
+def test_ten_thousand_documents_page_and_count_quickly(catalog):
+    from assistant.storage.sql.schema import documents
+
+    now = datetime.now(timezone.utc)
+    rows = [{"id": f"sop-{n:05d}", "kb": "kb1", "title": f"规范 {n}" + ("（发票）" if n % 100 == 0 else ""),
+             "source": f"sop-{n}.pdf", "owner": "财务部", "tags": "[]", "content_hash": "", "chunk_count": 3,
+             "updated_at": now - timedelta(seconds=n), "disabled": n % 10 == 0} for n in range(10_000)]
+    with catalog.engine.begin() as conn:
+        conn.execute(documents.insert(), rows)
+    started = time.perf_counter()
+    page = catalog.page_documents("kb1", offset=9_990, limit=50)
+    found = catalog.page_documents("kb1", search="发票", disabled=True, limit=20)
+    elapsed = time.perf_counter() - started
+    assert page.total == 10_000 and len(page.documents) == 10 and page.documents[0][0].id == "sop-09990"
+    assert found.total == 100 and len(found.documents) == 20
+    assert elapsed < 1.0, f"two pages of 10,000 documents took {elapsed:.2f} s"
+
+
+def test_a_document_s_chunks_come_a_page_at_a_time_in_reading_order(catalog):
+    catalog.replace_document(doc("a"), [chunk("a", n, f"第{n}段。") for n in range(7)])
+    page = catalog.page_chunks("a", offset=5, limit=5)
+    assert page.total == 7 and [c.ordinal for c in page.chunks] == [5, 6]
+    assert catalog.page_chunks("nope").total == 0
+
+
+def test_resolve_names_who_curated_an_entry(catalog):
+    catalog.replace_document(doc("faq-1", curated_by="王会计"), [chunk("faq-1", 0, "三到七个工作日。")])
+    [live] = catalog.resolve(catalog.chunk_ids("faq-1")).values()
+    assert live.curated_by == "王会计" and catalog.get_document("faq-1").curated_by == "王会计"

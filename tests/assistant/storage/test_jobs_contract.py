@@ -111,3 +111,18 @@ def test_waiting_for_work_wakes_on_a_submit(queue):
     submit(queue)
     assert woke.wait(2), "a local submit wakes the worker at once"
     waiter.join()
+
+
+def test_jobs_are_counted_by_status(queue):
+    assert queue.status_counts() == {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    first, _ = submit(queue), submit(queue)
+    assert queue.claim("w1", lease_seconds=30).id == first.id
+    queue.finish(first.id, "w1", status="done")
+    assert queue.status_counts() == {"queued": 1, "running": 0, "done": 1, "failed": 0}
+
+
+def test_a_job_carries_who_submitted_it(queue):
+    files = [StagedFile("/uploads/j/0/a.md", "a.md")]
+    job = queue.submit("kb1", files, DocumentMeta(), submitted_by="user:wang")
+    assert queue.get(job.id).submitted_by == "user:wang"
+    assert submit(queue).submitted_by == ""

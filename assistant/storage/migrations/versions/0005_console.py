@@ -114,8 +114,32 @@ def upgrade() -> None:
         sa.Column("value", sa.Integer, nullable=False),
     )
 
+    # -- routing rules: where a rule came from (api, cli, console; settings: seeded from the environment)
+    with op.batch_alter_table("routing_rules") as batch:
+        batch.add_column(sa.Column("source", sa.String(16), nullable=False, server_default="api"))
+
+    # -- feedback and curation: one vote per principal and answer, gaps counted by question, IM replies
+    op.create_index("ux_feedback_entry_principal", "feedback", ["entry_id", "principal_id"], unique=True)
+    with op.batch_alter_table("gaps") as batch:
+        batch.add_column(sa.Column("question_key", sa.String(64), nullable=False, server_default=""))
+        batch.add_column(sa.Column("asked", sa.Integer, nullable=False, server_default="1"))
+    op.create_index("ix_gaps_key_status", "gaps", ["question_key", "status"])
+    op.create_table(
+        "im_replies",
+        sa.Column("platform", sa.String(32), primary_key=True),
+        sa.Column("message_id", sa.String(200), primary_key=True),
+        sa.Column("entry_id", sa.Integer, nullable=False),
+        sa.Column("chat_id", sa.String(300), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+    # -- the console's list pages: a knowledge base's documents, newest first (benchmarks/console_pages.py)
+    op.create_index("ix_documents_kb_updated", "documents", ["kb", "updated_at", "id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_documents_kb_updated", "documents")  # the console's list pages
+    op.drop_table("im_replies")  # feedback and curation (the tables below go with it)
     for table in ("revisions", "routing_rule_versions", "routing_rules", "gaps", "feedback", "sessions",
                   "document_versions"):
         op.drop_table(table)
