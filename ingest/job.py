@@ -8,6 +8,15 @@ A crash before 2 leaves the old version live and some invisible orphans; a crash
 new version live and some invisible leftovers. Either way no reader sees half a document, and the
 catalog's ledger (chunks staged before step 1, retired in step 2) tells any process later what to purge.
 
+Step 3 runs at once, under the visibility gate, when one process owns the storage. On shared storage
+(replicas and workers on PostgreSQL and a Chroma server) no lock reaches the readers of other
+processes: they resolve their hits as of the catalog clock they read before searching (see
+``assistant/storage/sql/catalog.py``), which needs the retired chunks in the indexes a while longer.
+So there the purge is left to the janitor, ``retire_grace_seconds`` after the switch.
+
+A writer holds the lock of each document it writes (``DocumentLocks``) from reading what is stored to
+the switch, so two workers never interleave on one document; the second waits for the first.
+
 Everything that can refuse a file is decided before step 1 (its id, its size, its text and chunk counts),
 so a refused file costs no embedding and leaves nothing behind. A document holds at most
 ``max_document_chars`` characters of text and ``max_document_chunks`` chunks: a small DOCX can inflate
@@ -22,14 +31,16 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
 from assistant.domain import Chunk, Document, DocumentMeta
 from assistant.embed.base import Embedder
 from assistant.errors import AssistantError, IngestError
-from assistant.storage.interfaces import Catalog, KeywordIndex, VectorIndex, Visibility
+from assistant.storage.interfaces import Catalog, DocumentLocks, KeywordIndex, VectorIndex, Visibility
 from assistant.storage.janitor import IndexJanitor
+from assistant.storage.locks import LocalDocumentLocks
 from assistant.text.tokenize import Tokenizer
 from ingest.chunking import chunk_document
 from ingest.ids import document_id, same_file_name, shown, slug, taken_by_another_file
@@ -99,6 +110,8 @@ class Ingestor:
         max_document_chunks: int = MAX_DOCUMENT_CHUNKS,
         with_vectors: bool = True,
         stage_ttl_seconds: float = STAGE_TTL_SECONDS,
+        locks: DocumentLocks | None = None,
+        retire_grace_seconds: float = 0,
     ):
         self.catalog = catalog
         self.keyword = keyword
@@ -113,7 +126,9 @@ class Ingestor:
         self.max_document_chunks = max_document_chunks
         self.with_vectors = with_vectors  # False only for keyword-only evaluation runs
         self.stage_ttl_seconds = stage_ttl_seconds
-        self.janitor = IndexJanitor(catalog, keyword, vector, gate)
+        self.locks = locks or LocalDocumentLocks()
+        self.retire_grace_seconds = retire_grace_seconds  # 0: purge at the switch (storage owned alone)
+        self.janitor = IndexJanitor(catalog, keyword, vector, gate, retire_grace_seconds=retire_grace_seconds)
 
     # -- entry points ------------------------------------------------------------------------
     def ingest_file(
@@ -145,6 +160,11 @@ class Ingestor:
             self.catalog.require_kb(kb)
         except AssistantError as exc:
             return [IngestResult(source=s or Path(p).name, status="failed", error=str(exc)) for p, s in zip(paths, sources)]
+        ids = _document_ids([s or Path(p).name for p, s in zip(paths, sources)], metas)
+        with self.locks.hold(kb, ids):
+            return self._ingest_files(paths, kb, metas, sources, on_result, by)
+
+    def _ingest_files(self, paths, kb, metas, sources, on_result, by) -> list[IngestResult]:
         claimed: dict[str, str] = {}  # document id -> the file of this batch that has it
         results: list[IngestResult] = []
         outcomes: list[_Plan | IngestResult] = []
@@ -163,6 +183,10 @@ class Ingestor:
     ) -> list[IngestResult]:
         """Ingest already-loaded documents (eval corpora): (loaded, metadata with an id, source)."""
         self.catalog.require_kb(kb)
+        with self.locks.hold(kb, _document_ids([source for _, _, source in items], [m for _, m, _ in items])):
+            return self._ingest_batch(items, kb, by)
+
+    def _ingest_batch(self, items: list[tuple[LoadedDocument, DocumentMeta, str]], kb: str, by: str) -> list[IngestResult]:
         claimed: dict[str, str] = {}
         outcomes: list[_Plan | IngestResult] = []
         for loaded, meta, source in items:
@@ -177,6 +201,10 @@ class Ingestor:
         """Ingest an entry a person wrote (no file: built in memory, see ``loaders.faq.curated_entry``)
         under ``meta.id``, marked as curated by ``curated_by``; the same checks and one-step switch."""
         self.catalog.require_kb(kb)
+        with self.locks.hold(kb, _document_ids(["curated"], [meta])):
+            return self._ingest_curated(loaded, kb, meta, curated_by, by)
+
+    def _ingest_curated(self, loaded: LoadedDocument, kb: str, meta: DocumentMeta, curated_by: str, by: str) -> IngestResult:
         source = "curated"
         target = self._target(kb, meta, source, {})
         if isinstance(target, IngestResult):
@@ -312,7 +340,9 @@ class Ingestor:
                         source=outcome.doc.source, status="replaced" if outcome.replaces else "added",
                         doc_id=outcome.doc.id, chunks=len(outcome.chunks), warnings=outcome.warnings,
                     ))
-                self._purge(kb, removed)
+                if not self.retire_grace_seconds:  # else the janitor purges after the grace period
+                    self._purge(kb, removed)
+                    self.catalog.drop_history(_now())  # no reader of this process is between search and resolve
             if on_result:
                 for result in results[start:]:
                     on_result(result)
@@ -341,7 +371,7 @@ class Ingestor:
         doc = self.catalog.get_document(doc_id)
         if doc is None:
             return False
-        with self.gate.switching():
+        with self.locks.hold(doc.kb, [doc_id]), self.gate.switching():
             removed = self.catalog.delete_document(doc_id, by=by)
             self.janitor.purge(doc.kb, removed)
         return True
@@ -360,3 +390,18 @@ class Ingestor:
             self._purge(kb, chunk_ids)
         except Exception:  # pragma: no cover - the catalog never listed them
             log.warning("could not discard %d orphan chunks of kb %s", len(chunk_ids), kb)
+
+
+def _document_ids(sources: Sequence[str], metas: Sequence[DocumentMeta]) -> list[str]:
+    """The ids the files will go in as (those that have none are refused later, one by one)."""
+    ids = []
+    for source, meta in zip(sources, metas):
+        try:
+            ids.append(document_id(source, meta.id))
+        except IngestError:
+            continue
+    return ids
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

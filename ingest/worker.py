@@ -3,7 +3,11 @@
 A worker holds a job under a lease that it renews while it works; a worker that dies lets the lease
 run out and another worker (or this one after a restart) takes the job up again. The server runs one
 worker thread for the embedded default; ``assistant worker`` runs one in a process of its own.
-Writes from one worker never interleave: it ingests one job at a time.
+Writes from one worker never interleave: it ingests one job at a time; workers of other processes
+never write one document at the same time either (the ingestor's document locks).
+
+On shared storage the ingestor leaves retired chunks in the indexes for a grace period; the worker
+sweeps them (``IndexJanitor.sweep_leftovers``) between jobs, at most every ``SWEEP_SECONDS``.
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from assistant.domain import DocumentMeta
 from assistant.storage.interfaces import Job, JobQueue, StagedFile
+from assistant.telemetry import INGEST_CHUNKS, INGEST_FILES, INGEST_JOBS, Tally, Telemetry
 from ingest.job import Ingestor, IngestResult
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
+SWEEP_SECONDS = 30.0
 
 
 def worker_name() -> str:
@@ -38,7 +45,9 @@ class IngestWorker:
         name: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = 1.0,
+        telemetry: Telemetry | None = None,
     ):
+        self.telemetry = telemetry or Tally()  # files, chunks and jobs done (assistant_ingest_*)
         self.ingestor = ingestor
         self.queue = queue
         self.name = name or worker_name()
@@ -46,6 +55,7 @@ class IngestWorker:
         self.poll_seconds = poll_seconds
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._swept_at = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="ingest-worker", daemon=True)
@@ -64,7 +74,18 @@ class IngestWorker:
                 log.exception("ingestion worker %s could not take a job", self.name)
                 worked = False
             if not worked:
+                self._sweep_when_due()
                 self.queue.wait_for_work(self.poll_seconds)
+
+    def _sweep_when_due(self) -> None:
+        """Purge chunks retired longer than the grace period ago (shared storage only)."""
+        if not self.ingestor.retire_grace_seconds or time.monotonic() - self._swept_at < SWEEP_SECONDS:
+            return
+        self._swept_at = time.monotonic()
+        try:
+            self.ingestor.janitor.sweep_leftovers()
+        except Exception:
+            log.exception("worker %s could not purge retired chunks", self.name)
 
     def run_once(self) -> bool:
         """Take one job and run it to the end; False when there was none."""
@@ -78,6 +99,7 @@ class IngestWorker:
         except Exception as exc:  # one bad job never stops the worker
             log.exception("ingestion job %s failed", job.id)
             self.queue.finish(job.id, self.name, status="failed", error=f"{type(exc).__name__}: {exc}")
+            self.telemetry.count(INGEST_JOBS, status="failed")
         finally:
             renewing.stop()
         remove_staged(job.staged)
@@ -99,6 +121,9 @@ class IngestWorker:
             }
             done += 1
             self.queue.progress(job.id, self.name, done=done, files=results)
+            self.telemetry.count(INGEST_FILES, status=result.status)
+            if result.status in ("added", "replaced"):
+                self.telemetry.count(INGEST_CHUNKS, result.chunks)
 
         self.ingestor.ingest_files(
             [Path(f.path) for f in files], job.kb, metas, sources=[f.source for f in files], on_result=record,
@@ -108,6 +133,7 @@ class IngestWorker:
         self.queue.finish(
             job.id, self.name, status="done", error=f"{failed} of {len(files)} files failed" if failed else None
         )
+        self.telemetry.count(INGEST_JOBS, status="done")
 
 
 class _LeaseKeeper:

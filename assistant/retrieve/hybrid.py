@@ -91,12 +91,13 @@ class HybridRetriever:
             t0 = time.perf_counter()
             qvec = self.embedder.embed_query(query)
             timings["embed_query"] = elapsed_ms(t0)
-        with self.gate.reading():  # search and resolve see the same version of every document
-            bm25, dense, fused, live = self._candidates(query, qvec, kb_ids, k, timings)
+        with self.gate.reading():  # in this process: no purge between search and resolve
+            as_of = self.catalog.snapshot()  # on any process: resolve as of before the search
+            bm25, dense, fused, live = self._candidates(query, qvec, kb_ids, k, timings, as_of)
         return self._assemble(bm25, dense, fused, live, timings, trace_depth, k)
 
     def _candidates(
-        self, query: str, qvec, kb_ids: Sequence[str], k: int, timings: dict[str, float]
+        self, query: str, qvec, kb_ids: Sequence[str], k: int, timings: dict[str, float], as_of: int
     ) -> tuple[list, list, list, dict]:
         bm25: list[tuple[str, float]] = []
         dense: list[tuple[str, float]] = []
@@ -110,7 +111,7 @@ class HybridRetriever:
             timings["vector"] = elapsed_ms(t0)
 
         t0 = time.perf_counter()
-        live = self.catalog.resolve([cid for cid, _ in bm25] + [cid for cid, _ in dense])  # one read: one version
+        live = self.catalog.resolve([cid for cid, _ in bm25] + [cid for cid, _ in dense], as_of=as_of)  # one version
         weights = [self.bm25_weight * keyword_reach(query, dense, live), self.vector_weight]
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion([[cid for cid, _ in bm25], [cid for cid, _ in dense]], k=self.rrf_k, weights=weights)

@@ -115,7 +115,10 @@ class Catalog(Protocol):
     - ``replace_document`` is atomic: afterwards exactly ``new_chunks`` are the document's live chunks;
       chunk ids it already had keep their rows (their position and heading may be updated). The ids it
       no longer has are retired in the ledger in the same transaction.
-    - ``resolve`` reads every id in one consistent read; ids that are not live are simply absent.
+    - ``resolve`` reads every id in one consistent read; ids that are not live are simply absent. With
+      ``as_of`` a ``snapshot`` taken before the index search, it returns the chunks live at that clock,
+      so a reader on any process sees one version of a document a switch replaced meanwhile, whole
+      (its retired chunks are kept until ``drop_history``).
     - Document ids are unique across knowledge bases: a document of another KB raises ``AssistantError``.
     - A disabled document stays listed with its chunks (and in the indexes), but ``resolve`` never returns
       its chunks: no retrieval stage, citation or FAQ match can show it. Replacing it keeps it disabled.
@@ -124,8 +127,8 @@ class Catalog(Protocol):
       transaction, naming ``by`` (a principal id); ``versions`` lists them oldest first.
     - Ledger: ``stage`` records ids about to be written to the indexes (expiring after ``ttl_seconds``
       unless settled); ``settle`` forgets ledger entries once the indexes agree with the catalog;
-      ``leftovers`` lists entries that are safe to purge: retired ones, and staged ones that expired
-      without becoming live. A live chunk is never a leftover.
+      ``leftovers`` lists entries that are safe to purge: retired ones (older than ``grace_seconds``), and
+      staged ones that expired without becoming live. A live chunk is never a leftover.
     """
 
     # knowledge bases
@@ -188,7 +191,15 @@ class Catalog(Protocol):
         ...
 
     # chunks
-    def resolve(self, chunk_ids: Iterable[str]) -> dict[str, LiveChunk]: ...
+    def snapshot(self) -> int:
+        """The catalog clock now (advanced by every switch): what ``resolve(as_of=...)`` takes."""
+        ...
+
+    def resolve(self, chunk_ids: Iterable[str], *, as_of: int | None = None) -> dict[str, LiveChunk]: ...
+
+    def drop_history(self, before: datetime) -> int:
+        """Forget retired versions (kept for ``resolve(as_of=...)``) retired before ``before``."""
+        ...
 
     def chunk_ids(self, doc_id: str) -> list[str]: ...
 
@@ -218,7 +229,7 @@ class Catalog(Protocol):
 
     def settle(self, kb: str, chunk_ids: Sequence[str]) -> None: ...
 
-    def leftovers(self, *, now: datetime | None = None, limit: int = 10_000) -> list[Leftover]: ...
+    def leftovers(self, *, now: datetime | None = None, limit: int = 10_000, grace_seconds: float = 0) -> list[Leftover]: ...
 
 
 # ---------------------------------------------------------------------------------------- indexes
@@ -387,6 +398,17 @@ class Visibility(Protocol):
     def reading(self) -> AbstractContextManager[None]: ...
 
     def switching(self) -> AbstractContextManager[None]: ...
+
+
+class DocumentLocks(Protocol):
+    """Keeps two writers off one document: held from reading what is stored to the switch.
+
+    Contract: while one holder has ``hold(kb, ids)`` open, another ``hold`` naming any of the same
+    (kb, id) pairs waits, in this process or (shared storage) in any other; a holder that dies lets go.
+    ``hold`` takes its ids in one order, so two holders of overlapping sets cannot deadlock.
+    """
+
+    def hold(self, kb: str, doc_ids: Iterable[str]) -> AbstractContextManager[None]: ...
 
 
 # ---------------------------------------------------------------------------------------- conversations

@@ -1,13 +1,17 @@
 """Keeps the indexes in line with the catalog: purges chunks that are no longer (or never became) live.
 
-The ingestion job purges right after each switch; the janitor also finds what a crashed writer left,
-from the catalog's ledger (safe while other processes write) or, for a process that owns the storage
+The ingestion job purges right after each switch when its process owns the storage; on shared storage
+it leaves the retired chunks to the janitor, which purges them ``retire_grace_seconds`` after their
+switch (readers of other processes may still be resolving as of before it) and then forgets the
+versions the catalog kept for those readers. The janitor also finds what a crashed writer left, from
+the catalog's ledger (safe while other processes write) or, for a process that owns the storage
 alone, by comparing every index entry with the catalog.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 from assistant.storage.interfaces import (
     WHOLE_KB,
@@ -23,7 +27,9 @@ BATCH = 10_000
 
 
 class IndexJanitor:
-    def __init__(self, catalog: Catalog, keyword: KeywordIndex, vector: VectorIndex, gate: Visibility):
+    def __init__(self, catalog: Catalog, keyword: KeywordIndex, vector: VectorIndex, gate: Visibility, *,
+                 retire_grace_seconds: float = 0):
+        self.retire_grace_seconds = retire_grace_seconds
         self.catalog = catalog
         self.keyword = keyword
         self.vector = vector
@@ -49,7 +55,7 @@ class IndexJanitor:
         staged by a writer that died. Returns how many index entries were purged."""
         removed = 0
         while True:
-            leftovers = self.catalog.leftovers(limit=BATCH)
+            leftovers = self.catalog.leftovers(limit=BATCH, grace_seconds=self.retire_grace_seconds)
             if not leftovers:
                 break
             by_kb: dict[str, list[str]] = {}
@@ -64,6 +70,8 @@ class IndexJanitor:
                     removed += len(chunk_ids)
             if len(leftovers) < BATCH:
                 break
+        # After the purge: a version is forgotten no sooner than its chunks leave the indexes.
+        self.catalog.drop_history(datetime.now(timezone.utc) - timedelta(seconds=self.retire_grace_seconds))
         if removed:
             log.info("purged %d index entries left by writers that stopped", removed)
         return removed

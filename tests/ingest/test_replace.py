@@ -18,10 +18,10 @@ def test_concurrent_reader_never_sees_a_mix_of_versions(fresh_services, tmp_path
     # without the visibility gate, a switch landing in that window makes the document vanish.
     resolve = fresh_services.catalog.resolve
 
-    def slow_resolve(ids):
+    def slow_resolve(ids, **kwargs):
         ids = list(ids)
         time.sleep(0.05)
-        return resolve(ids)
+        return resolve(ids, **kwargs)
 
     monkeypatch.setattr(fresh_services.catalog, "resolve", slow_resolve)
     ingestor = fresh_services.ingestor()

@@ -4,6 +4,15 @@ The catalog is the source of truth for what is *live*. The keyword and vector in
 generators; every hit is resolved through the catalog before it is shown. So replacing a document is:
 add the new chunks to both indexes, switch the catalog to them in one transaction, then purge the old
 chunks from the indexes. A reader resolves hits in one catalog read and sees one version or the other.
+
+Across processes the read and the switch cannot be kept apart by a lock, so the catalog keeps time
+instead. Every switch advances ``catalog_clock`` in its own transaction (the row lock orders switches,
+so a clock value a reader sees has every earlier switch committed), stamps the chunks it makes live with
+that number (``born``) and copies the chunks it retires, with their document's fields, to
+``chunk_history``. A reader takes the clock (``snapshot``) *before* it searches the indexes, and resolves
+as of it: the version live at that moment had all its chunks in the indexes already (they are written
+before the switch) and none purged yet (purges wait for a grace period longer than any search), so the
+reader gets exactly that version, whoever switched the document since.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, delete, false, func, insert, literal, or_, select, update
+from sqlalchemy import and_, delete, false, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +30,8 @@ from assistant.domain import Chunk, Document, DocumentAction, DocumentVersion, K
 from assistant.errors import AssistantError, InvalidName, UnknownKnowledgeBase
 from assistant.storage.interfaces import WHOLE_KB, ChunkPage, DocumentPage, Leftover, LiveChunk, Replacement
 from assistant.storage.sql.schema import (
+    catalog_clock,
+    chunk_history,
     chunks,
     document_versions,
     documents,
@@ -154,6 +165,9 @@ class SqlCatalog:
                 )
             old_ids = set(conn.execute(select(chunks.c.id).where(chunks.c.doc_id == doc.id)).scalars())
             new_ids = {c.id for c in new_chunks}
+            seq = _tick(conn)
+            if old_ids:  # readers resolving as of an earlier clock still see the old version whole
+                _keep_history(conn, doc.id, seq)
             values = _document_row(doc, len(new_chunks))
             if existing:
                 conn.execute(update(documents).where(documents.c.id == doc.id).values(**values))
@@ -166,14 +180,14 @@ class SqlCatalog:
                 _retire(conn, doc.kb, sorted(gone))
             added = [c for c in new_chunks if c.id not in old_ids]
             if added:
-                conn.execute(insert(chunks), [_chunk_row(c) for c in added])
+                conn.execute(insert(chunks), [{**_chunk_row(c), "born": seq} for c in added])
             # Unchanged chunks keep their id; their position or heading may still have moved.
             for c in new_chunks:
                 if c.id in old_ids:
                     conn.execute(
                         update(chunks)
                         .where(chunks.c.id == c.id)
-                        .values(ordinal=c.ordinal, section=c.section, page=c.page)
+                        .values(ordinal=c.ordinal, section=c.section, page=c.page, born=seq)
                     )
         return Replacement(added=added, removed_ids=sorted(gone))
 
@@ -211,16 +225,33 @@ class SqlCatalog:
         return [DocumentVersion(**{**r, "at": _aware(r["at"])}) for r in rows]
 
     # -- chunks ---------------------------------------------------------------------------
-    def resolve(self, chunk_ids: Iterable[str]) -> dict[str, LiveChunk]:
-        """Look up live chunks by id in one read; ids that are not live are simply absent."""
+    def snapshot(self) -> int:
+        """The clock of the latest committed switch: resolve as of it to see what was live now."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(catalog_clock.c.seq).where(catalog_clock.c.id == 1)).scalar_one())
+
+    def resolve(self, chunk_ids: Iterable[str], *, as_of: int | None = None) -> dict[str, LiveChunk]:
+        """Look up live chunks by id in one read; ids that are not live are simply absent.
+
+        With ``as_of`` (a ``snapshot``), the chunks live at that clock: those live now that were born by
+        then, and retired ones that were live then (kept for a grace period), in one statement."""
         ids = list(dict.fromkeys(chunk_ids))
         if not ids:
             return {}
+        fields = [chunks.c[name] for name in Chunk.model_fields]
         query = (
-            select(chunks, documents.c.title, documents.c.url, documents.c.version, documents.c.curated_by)
+            select(*fields, documents.c.title, documents.c.url, documents.c.version, documents.c.curated_by)
             .join(documents, documents.c.id == chunks.c.doc_id)
             .where(chunks.c.id.in_(ids), documents.c.disabled == false())  # disabled: kept, never retrieved
         )
+        if as_of is not None:
+            h = chunk_history.c
+            earlier = (
+                select(*(h[name] for name in Chunk.model_fields), h.title, h.url, h.version, h.curated_by)
+                .join(documents, documents.c.id == h.doc_id)
+                .where(h.id.in_(ids), h.born <= as_of, h.retired > as_of, documents.c.disabled == false())
+            )
+            query = union_all(query.where(chunks.c.born <= as_of), earlier)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return {
@@ -281,6 +312,11 @@ class SqlCatalog:
             return int(conn.execute(query).scalar_one())
 
 
+    def drop_history(self, before: datetime) -> int:
+        """Forget versions retired before ``before`` (no reader resolves that far back any more)."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(chunk_history).where(chunk_history.c.retired_at < before)).rowcount
+
     # -- ledger -------------------------------------------------------------------------------
     def stage(self, kb: str, chunk_ids: Sequence[str], *, ttl_seconds: float) -> None:
         if not chunk_ids:
@@ -299,10 +335,10 @@ class SqlCatalog:
                     delete(index_ledger).where(index_ledger.c.kb == kb, index_ledger.c.chunk_id.in_(ids[start : start + 500]))
                 )
 
-    def leftovers(self, *, now: datetime | None = None, limit: int = 10_000) -> list[Leftover]:
+    def leftovers(self, *, now: datetime | None = None, limit: int = 10_000, grace_seconds: float = 0) -> list[Leftover]:
         now = now or _now()
-        stale = or_(
-            index_ledger.c.state == "retired",
+        stale = or_(  # retired ones once readers resolving as of before their switch are done
+            and_(index_ledger.c.state == "retired", index_ledger.c.created_at <= now - timedelta(seconds=grace_seconds)),
             index_ledger.c.expires_at < now,
         )
         with self.engine.connect() as conn:
@@ -325,6 +361,25 @@ class SqlCatalog:
             with self.engine.begin() as conn:
                 conn.execute(delete(index_ledger).where(index_ledger.c.chunk_id.in_(sorted(live)), stale))
         return found
+
+
+def _tick(conn: Connection) -> int:
+    """Advance the clock in this transaction; its row lock orders the switches of every process."""
+    conn.execute(update(catalog_clock).where(catalog_clock.c.id == 1).values(seq=catalog_clock.c.seq + 1))
+    return int(conn.execute(select(catalog_clock.c.seq).where(catalog_clock.c.id == 1)).scalar_one())
+
+
+def _keep_history(conn: Connection, doc_id: str, seq: int) -> None:
+    """Copy the document's live chunks, as they read before this switch, to the history (one statement)."""
+    names = list(Chunk.model_fields)
+    columns = [chunks.c[name] for name in names]
+    conn.execute(insert(chunk_history).from_select(
+        [*names, "born", "retired", "retired_at", "title", "url", "version", "curated_by"],
+        select(*columns, chunks.c.born, literal(seq), literal(_now(), type_=chunk_history.c.retired_at.type),
+               documents.c.title, documents.c.url, documents.c.version, documents.c.curated_by)
+        .join(documents, documents.c.id == chunks.c.doc_id)
+        .where(chunks.c.doc_id == doc_id),
+    ))
 
 
 def _retire(conn: Connection, kb: str, chunk_ids: Sequence[str]) -> None:

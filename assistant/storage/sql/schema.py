@@ -70,6 +70,40 @@ chunks = Table(
     Column("kind", String(16), nullable=False, default="text"),
     Column("question", Text),
     Column("ocr_confidence", Float),  # None unless the text was read by OCR
+    Column("born", BigInteger, nullable=False, default=0, server_default="0"),  # the switch that made it live
+)
+
+# Every document switch advances this one number (migration 0007); readers resolve as of a value of it.
+catalog_clock = Table(
+    "catalog_clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+# Chunks a switch retired, with the document fields a citation shows, kept for readers still resolving
+# as of an earlier clock; dropped by the janitor after a grace period.
+chunk_history = Table(
+    "chunk_history",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("retired", BigInteger, primary_key=True),
+    Column("born", BigInteger, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=False),
+    Column("doc_id", String(200), nullable=False),
+    Column("kb", String(64), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("section", Text, nullable=False),
+    Column("page", Integer),
+    Column("kind", String(16), nullable=False),
+    Column("question", Text),
+    Column("ocr_confidence", Float),
+    Column("title", Text, nullable=False),
+    Column("url", Text),
+    Column("version", String(64)),
+    Column("curated_by", Text),
+    Index("ix_chunk_history_retired_at", "retired_at"),
 )
 
 # Index entries that are not (or not yet) live: staged before an index write, retired by a switch.
