@@ -384,6 +384,7 @@ class Trace(BaseModel):
     refusal: RefusalReason | None = None  # set when the answer is a refusal
     rule: RuleRef | None = None  # the routing rule that decided the route, if one did
     notes: list[str] = Field(default_factory=list)  # human-readable remarks; nothing parses them
+    request_id: str = ""  # the front door's request id: the same as the audit row's and the request log's
 
 
 class Answer(BaseModel):
@@ -596,6 +597,7 @@ class GapQuery(BaseModel):
     any); ``departments``: only gaps of askers of no department or of one of these (None: any)."""
 
     status: GapStatus | None = "open"
+    reason: GapReason | None = None  # only refused, or only voted-down questions (None: both)
     readable_kbs: list[str] | None = None
     departments: list[str] | None = None
     offset: int = 0

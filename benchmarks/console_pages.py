@@ -5,8 +5,9 @@
 Fills a fresh data directory through the storage interfaces (catalog rows only: no files are
 ingested), then serves the real app with uvicorn on 127.0.0.1, signs in to the console as the admin
 and as a knowledge manager, and times each list page with an HTTP client: a knowledge base's
-documents (page 1, page 50, a search), the audit log (page 1, filtered, as a knowledge manager) and
-the sessions list (the console's page once it exists; the API's meanwhile). Prints a table and, last,
+documents (page 1, page 50, a search), the audit log (page 1, filtered, as a knowledge manager), the
+live sessions board (page 1, filtered, its live refresh, as a knowledge manager), one session's page
+with its turns, and the sessions API. Prints a table and, last,
 ``name_p50_ms=N name_p95_ms=N ...`` for every page. The target is p95 <= 300 ms.
 """
 
@@ -178,6 +179,10 @@ def main() -> None:
             ("audit_department", admin, "/console/audit?department=finance&since=2020-01-01"),
             ("audit_manager", manager, "/console/audit"),
             ("sessions", admin, "/console/sessions"),
+            ("sessions_filtered", admin, "/console/sessions?department=finance&refused=yes&channel=im%3Afeishu"),
+            ("sessions_live_rows", admin, "/console/sessions?rows=1"),
+            ("sessions_manager", manager, "/console/sessions"),
+            ("session", admin, "/console/sessions/user%3Au1%7Cs0"),
             ("sessions_api", admin, "/v1/sessions"),
         ]
         results = []

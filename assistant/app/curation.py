@@ -88,8 +88,8 @@ class Curation:
 
     # -- gaps ----------------------------------------------------------------------------------
     def gaps(self, actor: Actor, *, status: Literal["open", "curated", "dismissed"] | None = "open",
-             offset: int = 0, limit: int = 50) -> GapPage:
-        query = GapQuery(status=status, offset=max(0, offset), limit=min(max(1, limit), 500))
+             reason: Literal["refused", "downvoted"] | None = None, offset: int = 0, limit: int = 50) -> GapPage:
+        query = GapQuery(status=status, reason=reason, offset=max(0, offset), limit=min(max(1, limit), 500))
         principal = actor.principal
         if not unrestricted(principal):
             readable = [kb.name for kb in self.services.catalog.list_kbs() if may_read(principal, kb)]

@@ -1,6 +1,9 @@
 """The console in a real browser: the real app served by uvicorn on 127.0.0.1 (a temporary data
 directory, no reranker), and Debian's Chromium driven by Playwright (no browser is downloaded).
 
+The app has one DingTalk robot (``support``, secret ``DINGTALK_SECRET``) whose replies go to a fake
+DingTalk server on 127.0.0.1 (``Site.dingtalk``), so a test can send it a signed callback.
+
 Every test gets a fresh page with no cookies; every request the page makes is recorded, and
 ``Browsing.finish`` asserts that none went to any host but the app's own and saves the screenshot
 of the page the test covers into ``docs/screenshots/`` (1280x800).
@@ -24,6 +27,7 @@ import uvicorn
 
 from assistant.app.api import create_app
 from tests.conftest import REPO, make_settings
+from tests.connectors.conftest import FakePlatform
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,6 +36,7 @@ SHOTS = REPO / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 ADMIN_PASSWORD = "console-admin-pass"
 MANAGER = ("wang", "wang-password-1")  # a knowledge manager of the finance department
+DINGTALK_SECRET = "console-dingtalk-secret"
 SEED_SOP = """# 退货退款服务规范
 版本：V2.0
 ## 一、退款时效
@@ -70,6 +75,7 @@ class Site:
     base: str
     api: httpx.Client
     app: object
+    dingtalk: FakePlatform  # where the DingTalk robot's replies go
 
     def wait_for_job(self, status_url: str, timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
@@ -86,8 +92,12 @@ def site(tmp_path_factory, monkeypatch_session):
     """The app with departments finance and sales, knowledge bases support (open), finance and sales
     (owned by those departments) and uploads (open, empty), a finance knowledge manager, and one SOP
     in support."""
+    dingtalk = FakePlatform()
+    robot = {"name": "support", "app_key": "console-dingtalk", "app_secret": DINGTALK_SECRET,
+             "api_base": dingtalk.base, "webhook_hosts": [dingtalk.netloc]}
     settings = make_settings(tmp_path_factory.mktemp("console-data"), models={"reranker": "none"},
-                             auth={"admin_password": ADMIN_PASSWORD}, erp={"base_url": None})
+                             auth={"admin_password": ADMIN_PASSWORD}, erp={"base_url": None},
+                             connectors={"dingtalk": [robot]})
     app = create_app(settings)
     served = Served(app)
     key = (settings.storage.data_dir / "cli.key").read_text().strip()
@@ -98,13 +108,14 @@ def site(tmp_path_factory, monkeypatch_session):
         assert api.post("/v1/kbs", json={"name": name, "department": department}).status_code == 201
     assert api.post("/v1/users", json={"username": MANAGER[0], "password": MANAGER[1], "role": "knowledge_manager",
                                        "departments": ["finance"], "display_name": "王会计"}).status_code == 201
-    found = Site(served.base, api, app)
+    found = Site(served.base, api, app, dingtalk)
     job = api.post("/v1/kbs/support/documents", files=[("files", ("refunds.md", SEED_SOP))],
                    data={"owner": "客服部", "version": "V2.0"}).json()
     assert found.wait_for_job(job["status_url"])["files"][0]["status"] == "added"
     yield found
     api.close()
     served.close()
+    dingtalk.close()
 
 
 @pytest.fixture(scope="session")

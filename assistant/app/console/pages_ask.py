@@ -25,7 +25,8 @@ def ask_router(pages: Pages, asking: Asking) -> APIRouter:
     services = pages.services
 
     def sandbox(request: Request, viewer: Viewer, *, question: str = "", chosen: list[str] | None = None,
-                audience: str = "", answer: Answer | None = None, error: str = "", status: int = 200) -> Response:
+                audience: str = "", answer: Answer | None = None, error: str = "", status: int = 200,
+                notice: str = "") -> Response:
         kbs = [kb for kb in services.catalog.list_kbs() if may_read(viewer.principal, kb)]
         located = {}
         if answer is not None:  # where each traced chunk lives, to link its document page
@@ -33,10 +34,15 @@ def ask_router(pages: Pages, asking: Asking) -> APIRouter:
             located = {cid: live.chunk for cid, live in services.catalog.resolve(ids).items()}
         return pages.render(request, "ask.html", viewer, status=status, active="ask", kbs=kbs, chosen=chosen or [],
                             question=question, audience=audience, answer=answer, error=error, stages=STAGES,
-                            located=located)
+                            located=located, notice=notice)
 
     @router.get("/ask")
     def ask_page(request: Request, viewer: Viewer = Depends(pages.page(*ANYONE))) -> Response:
+        notice = request.query_params.get("notice")  # after a thumb (pages_feedback.py)
+        if notice in ("voted_up", "voted_down"):
+            t = pages.translator(request)
+            said = t(f"notice.{notice}", id=request.query_params.get("answer", "")[:20])
+            return sandbox(request, viewer, notice=said)
         return sandbox(request, viewer)
 
     @router.post("/ask")

@@ -1,5 +1,6 @@
 """Knowledge bases and documents: the list with counts, a KB's documents (search, paging), uploads
-with their job followed live, a document's chunks, and deleting it.
+with their job followed live, a document's chunks and version history, disabling / enabling it
+(a disabled document is kept but never retrieved), replacing it with a new version, and deleting it.
 
 Everything goes through the use cases of ``assistant/app/knowledge.py`` with the viewer as actor
 (channel ``console``): a knowledge base the viewer may not read is a 404 page, changing one takes
@@ -22,7 +23,7 @@ from assistant.app.knowledge import DocumentNotFound, KnowledgeBases, Upload
 from assistant.domain import DocumentMeta, KnowledgeBase
 from assistant.errors import AssistantError, UnknownKnowledgeBase
 
-NOTICES = ("kb_created", "document_deleted")
+NOTICES = ("kb_created", "document_deleted", "document_disabled", "document_enabled", "replace_queued")
 
 
 def knowledge_router(pages: Pages, knowledge: KnowledgeBases, *, max_upload_bytes: int) -> APIRouter:
@@ -69,18 +70,21 @@ def knowledge_router(pages: Pages, knowledge: KnowledgeBases, *, max_upload_byte
         return RedirectResponse(with_query(f"/console/kbs/{name.strip()}", notice="kb_created"), 303)
 
     @router.get("/kbs/{kb}")
-    def documents(request: Request, kb: str, q: str = "", page: str = "1",
+    def documents(request: Request, kb: str, q: str = "", page: str = "1", status: str = "",
                   viewer: Viewer = Depends(pages.page(*STAFF))) -> Response:
         t = pages.translator(request)
         base = readable(request, viewer, kb)
         q = q.strip()[:200]
         number = page_number(page)
+        status = status if status in ("enabled", "disabled") else ""
         found = knowledge.page(pages.actor(request, viewer), kb, search=q, offset=(number - 1) * PAGE_SIZE,
-                               limit=PAGE_SIZE)
-        paging = Paging(page=number, size=PAGE_SIZE, total=found.total, base=with_query(f"/console/kbs/{kb}", q=q))
+                               limit=PAGE_SIZE, disabled=None if not status else status == "disabled")
+        paging = Paging(page=number, size=PAGE_SIZE, total=found.total,
+                        base=with_query(f"/console/kbs/{kb}", q=q, status=status))
         notice = request.query_params.get("notice")
         return pages.render(
             request, "kb.html", viewer, active="kbs", kb=base, documents=found.documents, paging=paging, q=q,
+            doc_status=status,
             writable=may_write(viewer.principal, base), max_upload_mb=max_upload_bytes // (1024 * 1024),
             notice=t(f"notice.{notice}") if notice in NOTICES else "",
         )
@@ -124,8 +128,47 @@ def knowledge_router(pages: Pages, knowledge: KnowledgeBases, *, max_upload_byte
         if doc is None:  # deleted meanwhile
             raise PageError(404, "error.no_document", doc_id)
         paging = Paging(page=number, size=PAGE_SIZE, total=found.total, base=f"/console/kbs/{kb}/docs/{quote(doc_id)}")
+        t = pages.translator(request)
+        notice = request.query_params.get("notice")
+        job = request.query_params.get("job", "")[:64]
         return pages.render(request, "document.html", viewer, active="kbs", kb=base, doc=doc, chunks=found.chunks,
-                            chunk_total=found.total, paging=paging, writable=may_write(viewer.principal, base))
+                            chunk_total=found.total, paging=paging, writable=may_write(viewer.principal, base),
+                            versions=knowledge.versions(pages.actor(request, viewer), kb, doc_id),
+                            notice=t(f"notice.{notice}", job=job) if notice in NOTICES else "")
+
+    @router.post("/kbs/{kb}/docs/{doc_id}/status")
+    def document_status(request: Request, kb: str, doc_id: str, disabled: str = Form(""),
+                        viewer: Viewer = Depends(pages.form(*MANAGERS))) -> Response:
+        """Disable (kept, never retrieved) or enable a document, through the same use case as the API."""
+        off = disabled == "true"
+        try:
+            knowledge.set_disabled(pages.actor(request, viewer), kb, doc_id, off)
+        except (UnknownKnowledgeBase, DocumentNotFound) as exc:
+            raise PageError(404, "error.no_document", str(exc)) from exc
+        except Forbidden as exc:
+            raise PageError(403, "error.forbidden", str(exc)) from exc
+        notice = "document_disabled" if off else "document_enabled"
+        return RedirectResponse(with_query(f"/console/kbs/{kb}/docs/{quote(doc_id)}", notice=notice), 303)
+
+    @router.post("/kbs/{kb}/docs/{doc_id}/replace")
+    def replace_document(request: Request, kb: str, doc_id: str, file: Annotated[UploadFile, File()],
+                         version: Annotated[str, Form(max_length=50)] = "",
+                         viewer: Viewer = Depends(pages.form(*MANAGERS))) -> Response:
+        """A new version of the document: the file is ingested under the same id (a job, like an upload)."""
+        try:
+            doc, _ = knowledge.document(pages.actor(request, viewer), kb, doc_id)
+            meta = DocumentMeta(id=doc.id, title=doc.title, version=version or None, owner=doc.owner,
+                                effective_date=doc.effective_date, tags=",".join(doc.tags), url=doc.url)
+            job = knowledge.upload(pages.actor(request, viewer), kb, [Upload(file.filename or doc.source, file.file)],
+                                   meta, max_bytes=max_upload_bytes)
+        except (UnknownKnowledgeBase, DocumentNotFound) as exc:
+            raise PageError(404, "error.no_document", str(exc)) from exc
+        except Forbidden as exc:
+            raise PageError(403, "error.forbidden", str(exc)) from exc
+        except (AssistantError, ValueError) as exc:
+            raise PageError(400, "error.not_done", str(exc)) from exc
+        return RedirectResponse(with_query(f"/console/kbs/{kb}/docs/{quote(doc_id)}", notice="replace_queued",
+                                           job=job.id), 303)
 
     @router.post("/kbs/{kb}/docs/{doc_id}/delete")
     def delete_document(request: Request, kb: str, doc_id: str,

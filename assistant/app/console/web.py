@@ -64,11 +64,12 @@ class NavItem:
 NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("knowledge", (
         NavItem("kbs", "/console/kbs", STAFF),
-        NavItem("gaps", "/console/gaps", MANAGERS, ready=False),  # feedback, gaps and curation
+        NavItem("gaps", "/console/gaps", MANAGERS),  # feedback, gaps and curation
     )),
     ("asking", (
         NavItem("ask", "/console/ask", ANYONE),
-        NavItem("sessions", "/console/sessions", STAFF, ready=False),  # live sessions
+        NavItem("replay", "/console/ask/replay", MANAGERS),  # a pasted IM callback, replayed, sent nowhere
+        NavItem("sessions", "/console/sessions", MANAGERS),  # live sessions (the sessions API's roles)
     )),
     ("operations", (
         NavItem("health", "/console/health", MANAGERS),
@@ -79,7 +80,7 @@ NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
         NavItem("departments", "/console/admin/departments", ADMINS),
         NavItem("keys", "/console/admin/keys", ADMINS),
         NavItem("access", "/console/admin/access", ADMINS),
-        NavItem("rules", "/console/admin/rules", ADMINS, ready=False),  # routing rules
+        NavItem("rules", "/console/admin/rules", MANAGERS),  # routing rules (knowledge managers read them)
     )),
 )
 

@@ -96,6 +96,8 @@ class SqlFeedback:
         conditions = []
         if query.status is not None:
             conditions.append(gaps.c.status == query.status)
+        if query.reason is not None:
+            conditions.append(gaps.c.reason == query.reason)
         if query.readable_kbs is not None:
             left = gaps.c.kbs
             for kb in query.readable_kbs:

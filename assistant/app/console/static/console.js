@@ -1,6 +1,7 @@
-// The console's live parts, in plain JavaScript: confirmations before destructive forms, and the
-// upload panel (drag and drop or choose several files, send them with the session's form token,
-// then follow the job through GET /v1/jobs/{id} until every file has its result).
+// The console's live parts, in plain JavaScript: confirmations before destructive forms, the live
+// sessions board (its rows fetched again every few seconds), and the upload panel (drag and drop or
+// choose several files, send them with the session's form token, then follow the job through
+// GET /v1/jobs/{id} until every file has its result).
 (function () {
   "use strict";
 
@@ -26,6 +27,57 @@
       if (!window.confirm(form.getAttribute("data-confirm") || t("confirm"))) { event.preventDefault(); }
     });
   });
+
+  // The live sessions board: the same page's rows (its URL with rows=1, the filters kept) every few
+  // seconds; a session that is new or has a new turn since the last look is highlighted.
+  var live = document.getElementById("live");
+  if (live) {
+    var sessionRows = document.getElementById("session-rows");
+    var liveState = document.getElementById("live-state");
+    var liveAt = document.getElementById("live-at");
+    var every = parseInt(live.getAttribute("data-every"), 10) || 3000;
+    var lastHtml = null;
+
+    var seen = function () {
+      var last = {};
+      sessionRows.querySelectorAll("tr[data-session]").forEach(function (row) {
+        last[row.getAttribute("data-session")] = row.getAttribute("data-last");
+      });
+      return last;
+    };
+
+    var refresh = function () {
+      if (document.hidden) { window.setTimeout(refresh, every); return; }
+      fetch(live.getAttribute("data-url"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          if (!response.ok || response.redirected) { throw new Error(response.redirected ? t("live.signed_out") : String(response.status)); }
+          return response.text();
+        })
+        .then(function (html) {
+          if (html !== lastHtml) {
+            var before = seen();
+            var parsed = new DOMParser().parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
+            var rows = Array.prototype.slice.call(parsed.querySelectorAll("tbody > tr"));
+            rows.forEach(function (row) {
+              var id = row.getAttribute("data-session");
+              if (id && before[id] !== row.getAttribute("data-last")) { row.classList.add("arrived"); }
+            });
+            sessionRows.textContent = "";
+            rows.forEach(function (row) { sessionRows.appendChild(document.importNode(row, true)); });
+            lastHtml = html;
+          }
+          live.classList.remove("paused");
+          liveState.textContent = t("live.on");
+          liveAt.textContent = t("live.at", { time: new Date().toLocaleTimeString() });
+        })
+        .catch(function (error) {
+          live.classList.add("paused");
+          liveState.textContent = t("live.failed") + ": " + error.message;
+        })
+        .then(function () { window.setTimeout(refresh, every); });
+    };
+    window.setTimeout(refresh, every);
+  }
 
   var form = document.getElementById("upload-form");
   if (!form) { return; }
