@@ -12,6 +12,7 @@ log live in the database only: those commands (``cli_admin``) run beside a serve
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from rich.table import Table
 from assistant.app.audit_trail import Actor
 from assistant.app.auth import CLI_KEY_FILE, LOCAL
 from assistant.app.cli_admin import register as register_admin
+from assistant.app.cli_cluster import cluster_app
 from assistant.app.cli_rules import routing_app
 from assistant.app.settings import load_settings
 from assistant.domain import Answer, DocumentMeta
@@ -48,6 +50,7 @@ app.add_typer(db_app, name="db")
 
 register_admin(app, kb_app)
 app.add_typer(routing_app, name="rules")
+app.add_typer(cluster_app, name="cluster")
 
 console = Console()
 err = Console(stderr=True)
@@ -258,19 +261,30 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port.")] = None,
     load_demo: Annotated[bool, typer.Option("--load-demo", help="Load the demo KB if the index is empty.")] = False,
+    json_logs: Annotated[bool, typer.Option("--json-logs/--plain-logs",
+                                            help="Log records (one per request too) as JSON lines.")] = True,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs, Prometheus metrics at /metrics)."""
+    import logging
+
     import uvicorn
 
     from assistant.app.api import create_app
+    from assistant.app.request_log import use_json_logs
 
+    if json_logs:
+        use_json_logs()
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     host = host or settings.server.host
     port = port or settings.server.port
     url = f"http://{host}:{port}"
-    application = create_app(settings, load_demo=load_demo, url=url)
+    application = create_app(settings, load_demo=load_demo, url=url, warm_start=True)  # /readyz: when ready
     console.print(f"serving on {url}  (docs: {url}/docs, data: {settings.storage.data_dir})")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # Our request log replaces uvicorn's access log (which shows raw paths and query strings), and the
+    # logging set up above stays as it is (log_config=None).
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 @app.command()
@@ -282,7 +296,8 @@ def worker(
 
     with opened() as services:
         services.sweep()
-        runner = IngestWorker(services.ingestor(), services.jobs)
+        runner = IngestWorker(services.ingestor(background=True), services.jobs, lease_seconds=services.settings.ingestion.lease_seconds)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C; a job cut short is retried
         console.print(f"worker {runner.name} waiting for jobs (Ctrl-C stops it)")
         if once:
             while runner.run_once():
