@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from assistant.telemetry import Telemetry
 from connectors.base import CallbackRequest, ChannelRegistry, ConnectorError, Reaction
 from connectors.dingtalk import DingTalkChannel, DingTalkStreamRunner
 from connectors.feishu import FeishuChannel, FeishuLongConnectionRunner
@@ -94,16 +95,19 @@ def build_connectors(
     http: httpx.Client | None = None,
     delivered: Delivered | None = None,
     reacted: Callable[[Reaction], None] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Connectors:
     """Channels for every configured bot, the gateway, and runners for the long-connection bots.
 
     ``delivered`` is told the platform's ids of the messages that carried each answer, ``reacted``
-    gets the thumbs up and down people put on them (on a thread of its own)."""
+    gets the thumbs up and down people put on them (on a thread of its own); the gateway counts into
+    ``telemetry`` (its own ``Tally`` when not given)."""
     # httpx logs request URLs at INFO, and WeCom puts secrets in query strings: keep it quiet.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     # Outbound calls honour HTTP(S)_PROXY / NO_PROXY: intranet hosts often reach the platforms through a proxy.
     http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    gateway = Gateway(responder, settings.gateway, delivered=delivered, **shared_stores(settings.gateway))
+    gateway = Gateway(responder, settings.gateway, delivered=delivered, telemetry=telemetry,
+                      **shared_stores(settings.gateway))
     reactions = Reactions(reacted) if reacted is not None else None
     registry = ChannelRegistry()
     runners: list[Runner] = []
@@ -150,12 +154,13 @@ def mount_connectors(
     staff: Callable[[Request], bool] | None = None,
     delivered: Delivered | None = None,
     reacted: Callable[[Reaction], None] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Connectors:
     """Build the connectors and add their routes to ``app``; ``pipeline`` returns the pipeline to ask
     (a getter: the pipeline is built after the models load). ``staff`` decides who may read the
     connectors' status (everyone when not given: for tests of the connectors alone)."""
     responder = responder or PipelineResponder(pipeline, settings.gateway)
-    connectors = build_connectors(settings, responder, delivered=delivered, reacted=reacted)
+    connectors = build_connectors(settings, responder, delivered=delivered, reacted=reacted, telemetry=telemetry)
     add_routes(app, connectors, staff or _anyone)
     app.state.connectors = connectors
     return connectors

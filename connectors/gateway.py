@@ -8,7 +8,9 @@ platform and send it. Along the way:
 - **group policy**: in groups, answer only when @-mentioned (configurable per group);
 - **rate limits**: per user and per group, with one polite reply per window instead of silence;
 - **ordering**: messages of one conversation are answered in the order they arrived;
-- **isolation**: an error answering one message is logged and apologised for; the bot goes on.
+- **isolation**: an error answering one message is logged and apologised for; the bot goes on;
+- **counting**: what happened to each message, each reply and how long it took go into the
+  ``Telemetry`` given (``assistant_im_*``); :class:`GatewayStats` reads them back.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from assistant.domain import Answer
+from assistant.telemetry import IM_MESSAGES, IM_REPLIES, IM_REPLY_SECONDS, Tally, Telemetry, total
 from assistant.tools.base import Caller
 from connectors import format as fmt
 from connectors.base import Channel, IncomingMessage, OutgoingMessage
@@ -160,18 +163,46 @@ class MemoryRateLimiter:
 # ---------------------------------------------------------------- the gateway
 
 
-@dataclass
 class GatewayStats:
-    received: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    rate_limited: int = 0
-    overloaded: int = 0
-    answered: int = 0
-    failed: int = 0
+    """The gateway's counters, read from its telemetry (every platform together)."""
+
+    def __init__(self, telemetry: Telemetry):
+        self._telemetry = telemetry
+
+    def _admitted(self, *admissions: str) -> int:
+        return int(sum(total(self._telemetry, IM_MESSAGES, admission=a) for a in admissions))
+
+    @property
+    def received(self) -> int:
+        return int(total(self._telemetry, IM_MESSAGES))
+
+    @property
+    def duplicates(self) -> int:
+        return self._admitted("duplicate")
+
+    @property
+    def ignored(self) -> int:
+        return self._admitted("ignored")
+
+    @property
+    def rate_limited(self) -> int:
+        return self._admitted("rate_limited", "suppressed")
+
+    @property
+    def overloaded(self) -> int:
+        return self._admitted("overloaded")
+
+    @property
+    def answered(self) -> int:
+        return int(total(self._telemetry, IM_REPLIES, outcome="answered"))
+
+    @property
+    def failed(self) -> int:
+        return int(total(self._telemetry, IM_REPLIES, outcome="failed"))
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        names = ("received", "duplicates", "ignored", "rate_limited", "overloaded", "answered", "failed")
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass
@@ -179,6 +210,7 @@ class _Job:
     channel: Channel
     message: IncomingMessage
     notice: str | None = None  # a fixed polite reply (a key of format.NOTICES) instead of an answer
+    received: float = field(default_factory=time.monotonic)
 
 
 class Gateway:
@@ -192,19 +224,20 @@ class Gateway:
         dedupe: DedupeStore | None = None,
         limiter: RateLimiter | None = None,
         delivered: Delivered | None = None,
+        telemetry: Telemetry | None = None,
     ):
         self.responder = responder
+        self.telemetry = telemetry or Tally()
         self.delivered = delivered
         self.settings = settings
         self.dedupe = dedupe or MemoryDedupeStore(settings.dedupe_ttl_s, settings.dedupe_max_entries)
         self.limiter = limiter or MemoryRateLimiter()
-        self.stats = GatewayStats()
+        self.stats = GatewayStats(self.telemetry)
         self._pending: dict[str, deque[_Job]] = {}  # conversation id -> its jobs, in arrival order
         self._queued = 0
         self._busy = 0
         self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # conversations with work
         self._lock = threading.Lock()
-        self._stats_lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._threads: list[threading.Thread] = []
 
@@ -215,29 +248,27 @@ class Gateway:
 
         Called from the callback handlers and from the long-connection threads alike.
         """
-        self._count("received")
+        admission = self._admit(channel, message)
+        self.telemetry.count(IM_MESSAGES, platform=message.platform, admission=admission)
+        return admission
+
+    def _admit(self, channel: Channel, message: IncomingMessage) -> Admission:
         if not self.dedupe.claim(message.dedupe_key):
-            self._count("duplicates")
             return "duplicate"
         if not self._wanted(message):
-            self._count("ignored")
             return "ignored"
         within_limits, notice = self._rate_check(message)
         if not within_limits and notice is None:
-            self._count("rate_limited")
             return "suppressed"  # already told this window: stay quiet
         if not self._enqueue(_Job(channel, message, notice)):
             self.dedupe.release(message.dedupe_key)  # let the platform's retry through later
-            self._count("overloaded")
             return "overloaded"
-        if not within_limits:
-            self._count("rate_limited")
-            return "rate_limited"
-        return "queued"
+        return "queued" if within_limits else "rate_limited"
 
-    def _count(self, name: str) -> None:
-        with self._stats_lock:
-            setattr(self.stats, name, getattr(self.stats, name) + 1)
+    @property
+    def queued(self) -> int:
+        """Messages waiting for a worker."""
+        return self._queued
 
     def wants(self, message: IncomingMessage) -> bool:
         """Whether the group policy has the bot answer this message (no counter or limit touched)."""
@@ -331,7 +362,10 @@ class Gateway:
                 try:
                     ok = self._answer(job)
                 finally:
-                    self._count("answered" if ok else "failed")
+                    platform = job.message.platform
+                    self.telemetry.count(IM_REPLIES, platform=platform, outcome="answered" if ok else "failed")
+                    if ok:
+                        self.telemetry.observe(IM_REPLY_SECONDS, time.monotonic() - job.received, platform=platform)
                     with self._lock:
                         self._busy -= 1
                         self._idle.notify_all()

@@ -4,15 +4,15 @@ Before any model is called the evidence is measured (the extractive answerer's c
 retrieval and no tool result means a refusal with no model call at all. A backend that fails,
 stalls or is slower than the threshold opens its breaker, and the next question skips it until a
 cool-down has passed; then one probe call decides whether it closes again. A generated answer with
-no supported sentence falls back to the extractive answer. Every switch is logged and counted.
+no supported sentence falls back to the extractive answer. Every switch is logged and counted: how
+each backend's turn ended and every switch go into the ``Telemetry`` given (``assistant.telemetry``),
+which is also what ``stats()`` reads back.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,7 @@ from assistant.answer.marks import mark, shift_markers
 from assistant.answer.sources import tool_citation
 from assistant.domain import Answer, AnswerGuidance, Citation, Hit, Trace, Turn
 from assistant.errors import AssistantError
+from assistant.telemetry import ANSWER_BACKENDS, ANSWER_SWITCHES, Tally, Telemetry
 from assistant.text.normalize import detect_language
 from assistant.tools.base import ToolResult
 from assistant.tools.stage import knowledge_query
@@ -56,11 +57,11 @@ class Backend:
 class AnswerChain:
     """`answer(question, hits, tool_results, history) -> Answer` over model backends, then extractive."""
 
-    def __init__(self, extractive: ExtractiveAnswerer, backends: Sequence[Backend] = ()):
+    def __init__(self, extractive: ExtractiveAnswerer, backends: Sequence[Backend] = (),
+                 telemetry: Telemetry | None = None):
         self.extractive = extractive
         self.backends = list(backends)
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
+        self.telemetry = telemetry or Tally()
 
     @property
     def has_llm(self) -> bool:
@@ -75,7 +76,6 @@ class AnswerChain:
         query = knowledge_query(question, tool_results)
         trace.evidence = evidence = self.extractive.evidence(query, hits)
         if evidence.weak and not tool_results:
-            self._count("refused_weak_evidence")
             return self.extractive.refusal(question, trace, "weak_evidence")
         if evidence.weak:
             trace.notes.append("knowledge base evidence weak: answering from the tool results only")
@@ -85,7 +85,7 @@ class AnswerChain:
         for backend in self._in_order(guidance, trace):
             if not backend.breaker.allow():
                 trace.notes.append(f"LLM backend {backend.name!r} skipped: circuit open ({backend.breaker.reason})")
-                self._count(f"skipped:{backend.name}")
+                self._count(backend.name, "skipped")
                 continue
             if previous:
                 self._switch(previous, backend.name, trace)
@@ -94,15 +94,15 @@ class AnswerChain:
                 answer = backend.answerer.answer(question, hits, tool_results, history, guidance)
             except LLMError as exc:
                 backend.breaker.record(False, time.perf_counter() - started)
-                self._count(f"failed:{backend.name}")
+                self._count(backend.name, "failed")
                 trace.notes.append(f"LLM backend {backend.name!r} failed: {exc.__class__.__name__}: {exc}")
                 previous = backend.name
                 continue
             except ModelDeclined:
                 backend.breaker.record(True, time.perf_counter() - started)
                 trace.notes.append(f"LLM backend {backend.name!r} found no answer in the sources")
+                self._count(backend.name, "declined")
                 if not tool_results:
-                    self._count("refused_by_model")
                     return self.extractive.refusal(question, trace, "model_declined")
                 previous = None
                 break
@@ -110,16 +110,16 @@ class AnswerChain:
                 backend.breaker.record(True, time.perf_counter() - started)
                 trace.notes.extend(exc.checked.notes())
                 trace.notes.append(f"LLM backend {backend.name!r}: no supported sentence; falling back to extractive")
-                self._count("unsupported_fallback")
+                self._count(backend.name, "unsupported")
                 previous = None
                 break
             backend.breaker.record(True, time.perf_counter() - started)
-            self._count(f"answered:{backend.name}")
+            self._count(backend.name, "answered")
             trace.notes.extend(answer.trace.notes)
             return answer.model_copy(update={"trace": trace})
         if previous:
             self._switch(previous, EXTRACTIVE, trace)
-        self._count(f"answered:{EXTRACTIVE}")
+        self._count(EXTRACTIVE, "answered")
         return self._extractive(question, query, hits, tool_results, trace, guidance)
 
     def complete(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> Completion:
@@ -135,7 +135,7 @@ class AnswerChain:
                 completion = backend.answerer.client.complete(messages, tools=tools)
             except LLMError as exc:
                 backend.breaker.record(False, time.perf_counter() - started)
-                self._count(f"failed:{backend.name}")
+                self._count(backend.name, "failed")
                 log.warning("tool routing on %s failed: %s", backend.name, exc)
                 previous = backend.name
                 continue
@@ -144,14 +144,18 @@ class AnswerChain:
         raise AllBackendsDown("no LLM backend is available (all failed or their circuits are open)")
 
     def stats(self) -> dict[str, Any]:
-        """Counters and breaker states, for /healthz or metrics."""
-        with self._lock:
-            counts = dict(self._counts)
-        return {
-            "backends": {b.name: b.breaker.snapshot() for b in self.backends},
-            "counts": counts,
-            "switches": {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("switch:")},
-        }
+        """Breaker states and counts (read from the telemetry), for /healthz and the console:
+        ``counts`` keys are ``answered:<backend>``, ``failed:<backend>``, ``skipped:<backend>``,
+        ``declined:<backend>``, ``unsupported_fallback`` and ``switch:<from>-><to>``."""
+        counts: dict[str, int] = {}
+        for (backend, outcome), value in sorted(self.telemetry.totals(ANSWER_BACKENDS).items()):
+            key = "unsupported_fallback" if outcome == "unsupported" else f"{outcome}:{backend}"
+            counts[key] = counts.get(key, 0) + int(value)
+        switches = {f"{source}->{target}": int(value)
+                    for (source, target), value in sorted(self.telemetry.totals(ANSWER_SWITCHES).items())}
+        counts.update({f"switch:{k}": v for k, v in switches.items()})
+        return {"backends": {b.name: b.breaker.snapshot() for b in self.backends}, "counts": counts,
+                "switches": switches}
 
     # -- helpers ---------------------------------------------------------------------------------
     def _in_order(self, guidance: AnswerGuidance | None, trace: Trace) -> list[Backend]:
@@ -170,14 +174,13 @@ class AnswerChain:
         return first + [b for b in self.backends if b.name != wanted]
 
     def _switch(self, source: str, target: str, trace: Trace | None) -> None:
-        self._count(f"switch:{source}->{target}")
+        self.telemetry.count(ANSWER_SWITCHES, source=source, target=target)
         log.warning("answer backend switch: %s -> %s", source, target)
         if trace is not None:
             trace.notes.append(f"switched answer backend: {source} -> {target}")
 
-    def _count(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] += 1
+    def _count(self, backend: str, outcome: str) -> None:
+        self.telemetry.count(ANSWER_BACKENDS, backend=backend, outcome=outcome)
 
     def _extractive(
         self, question: str, query: str, hits: Sequence[Hit], tool_results: Sequence[ToolResult], trace: Trace,

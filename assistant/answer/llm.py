@@ -26,6 +26,7 @@ from assistant.answer.prompt import NO_ANSWER, answer_messages, recent_turns
 from assistant.answer.sources import number_sources
 from assistant.domain import Answer, AnswerGuidance, Hit, Trace, Turn
 from assistant.errors import AssistantError
+from assistant.telemetry import LLM_REQUESTS, LLM_SECONDS, LLM_TOKENS, Tally, Telemetry
 from assistant.tools.base import ToolResult
 
 _THINKING = re.compile(r"<think>.*?(</think>|$)", re.S)
@@ -77,6 +78,7 @@ class Completion:
     tool_calls: list[RequestedCall] = field(default_factory=list)
     ms: float = 0.0
     first_token_ms: float | None = None
+    usage: dict[str, int] = field(default_factory=dict)  # prompt / completion tokens, when the endpoint says
 
 
 class LLMClient:
@@ -93,8 +95,10 @@ class LLMClient:
         temperature: float = 0.1,
         max_tokens: int = 512,
         transport: httpx.BaseTransport | None = None,
+        telemetry: Telemetry | None = None,
     ):
         self.name = name
+        self.telemetry = telemetry or Tally()  # latency, outcome and tokens of every request
         self.base_url = base_url.rstrip("/")
         self.shown_url = shown_url(self.base_url)  # what messages call it: no user:pass@, no query
         self.model = model
@@ -132,13 +136,30 @@ class LLMClient:
         """One chat completion; with `stream`, text arrives through `on_delta` as it is generated."""
         body = self._body(messages, tools, stream)
         started = time.perf_counter()
+        outcome = "bad_response"
+        try:
+            completion = self._complete(body, stream, on_delta, started)
+            outcome = "ok"
+            return completion
+        except LLMError as exc:
+            outcome = _OUTCOMES.get(type(exc), "bad_response")
+            raise
+        finally:
+            self.telemetry.count(LLM_REQUESTS, backend=self.name, outcome=outcome)
+            self.telemetry.observe(LLM_SECONDS, time.perf_counter() - started, backend=self.name)
+
+    def _complete(self, body: dict[str, Any], stream: bool, on_delta: Callable[[str], None] | None,
+                  started: float) -> Completion:
+        usage: dict[str, int] = {}
         with self._errors():
             if stream:
                 text: list[str] = []
                 calls: dict[int, dict[str, str]] = {}
                 first: float | None = None
                 for kind, index, value in self._events(body, started):
-                    if kind == "text":
+                    if kind == "usage":
+                        usage = _usage(json.loads(value))
+                    elif kind == "text":
                         first = first or time.perf_counter()
                         text.append(value)
                         if on_delta:
@@ -154,7 +175,11 @@ class LLMClient:
                 response = self._http.post(f"{self.base_url}/chat/completions", json=body)
                 self._raise_for_status(response)
                 completion = _parse_completion(self.name, response)
+                usage = completion.usage
         completion.ms = round((time.perf_counter() - started) * 1000, 1)
+        completion.usage = usage
+        for kind, tokens in usage.items():
+            self.telemetry.count(LLM_TOKENS, tokens, backend=self.name, kind=kind)
         return completion
 
     def stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
@@ -176,6 +201,8 @@ class LLMClient:
             "max_tokens": self.max_tokens,
             "stream": stream,
         }
+        if stream:  # the last event then reports the tokens used (OpenAI, vLLM, Ollama, llama.cpp)
+            body["stream_options"] = {"include_usage": True}
         if tools:
             body["tools"] = tools
             body["tool_choice"] = "auto"
@@ -206,7 +233,12 @@ class LLMClient:
                 if data == "[DONE]":
                     return
                 try:
-                    delta = json.loads(data)["choices"][0].get("delta") or {}
+                    event = json.loads(data)
+                    if isinstance(event.get("usage"), dict):
+                        yield "usage", 0, json.dumps(event["usage"])
+                    if not event["choices"]:  # the usage event has no choices
+                        continue
+                    delta = event["choices"][0].get("delta") or {}
                 except (ValueError, KeyError, IndexError, TypeError, AttributeError):
                     raise LLMBadResponse(self.name, "a stream event is not a chat completion chunk") from None
                 if delta.get("content"):
@@ -228,15 +260,28 @@ class LLMClient:
         raise LLMBadResponse(self.name, f"{self.shown_url} answered {status}: {detail}; {hint}")
 
 
+_OUTCOMES: dict[type[LLMError], str] = {LLMTimeout: "timeout", LLMUnavailable: "unavailable",
+                                         LLMBadResponse: "bad_response"}
+
+
+def _usage(reported: Any) -> dict[str, int]:
+    """``{"prompt": n, "completion": n}`` from an OpenAI ``usage`` object; what is missing is left out."""
+    if not isinstance(reported, dict):
+        return {}
+    found = {kind: reported.get(f"{kind}_tokens") for kind in ("prompt", "completion")}
+    return {kind: n for kind, n in found.items() if isinstance(n, int) and n >= 0}
+
+
 def _parse_completion(name: str, response: httpx.Response) -> Completion:
     try:
-        message = response.json()["choices"][0]["message"]
+        reply = response.json()
+        message = reply["choices"][0]["message"]
         calls = [
             RequestedCall(c["function"]["name"], c["function"].get("arguments") or "{}")
             for c in message.get("tool_calls") or []
         ]
-        return Completion(message.get("content") or "", calls)
-    except (ValueError, KeyError, IndexError, TypeError):
+        return Completion(message.get("content") or "", calls, usage=_usage(reply.get("usage")))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise LLMBadResponse(name, "the answer is not a chat completion") from None
 
 

@@ -5,7 +5,8 @@ whether tool results are for staff or a customer, which conversation it continue
 are keyed by principal: two callers never share memory, whatever ids they send), how often it may
 ask; and the audit log records the question, what was searched, the sources cited with their
 versions, the tool calls with their (masked) results, the routing rule that applied, the answer and
-how long it took. Who asks from where (platform, chat, role, departments, channel) is also what the
+how long it took. Every answer is counted in the metrics by its front door (the channel's first part:
+api, openai, console, im, replay, cli) and carries the request id in its trace, as the audit row does. Who asks from where (platform, chat, role, departments, channel) is also what the
 routing rules match on: they may narrow the knowledge bases searched, never widen them.
 """
 
@@ -77,6 +78,8 @@ class Asking:
             context=context,
         )
         latency = (time.perf_counter() - started) * 1000
+        answer.trace.request_id = request_id
+        self.services.metrics.answered(channel.split(":", 1)[0], answer)
         session = conversation_id or f"{principal.id}|r:{request_id or uuid.uuid4().hex}"
         rule = answer.trace.rule
         entry = question_entry(principal, channel, answer, latency, request_id).model_copy(

@@ -27,7 +27,11 @@ class Guard:
 
     def identify(self, request: Request) -> Principal | None:
         auth = self._auth()
-        return auth.from_bearer(request.headers.get("authorization")) or auth.from_session(request.cookies.get(SESSION_COOKIE))
+        principal = (auth.from_bearer(request.headers.get("authorization"))
+                     or auth.from_session(request.cookies.get(SESSION_COOKIE)))
+        if principal is not None:
+            request.state.principal = principal  # the request log names its kind
+        return principal
 
     def principal(self, request: Request) -> Principal:
         principal = self.identify(request)

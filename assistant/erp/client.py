@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
@@ -20,6 +22,7 @@ from pydantic import SecretStr, ValidationError
 
 from assistant.erp.models import Order, OrderSummary
 from assistant.errors import AssistantError
+from assistant.telemetry import ERP_REQUESTS, ERP_SECONDS, Tally, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,9 @@ class ERPClient:
         retries: int = 2,
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
+        telemetry: Telemetry | None = None,
     ):
+        self.telemetry = telemetry or Tally()  # every call's operation, outcome and duration
         address = ERPAddress.parse(base_url)
         self.base_url = address.shown  # what messages call this ERP: no credentials
         self._problem = address.problem
@@ -133,29 +138,47 @@ class ERPClient:
 
     def get_order(self, order_no: str) -> Order:
         """One order with items, shipping, invoice and refund; `OrderNotFound` if there is none."""
-        response = self._get(f"/orders/{quote(order_no, safe='')}")
-        if response.status_code == 404:
-            raise OrderNotFound(order_no)
-        return self._parse(response, Order)
+        with self._measured("get_order"):
+            response = self._get(f"/orders/{quote(order_no, safe='')}")
+            if response.status_code == 404:
+                raise OrderNotFound(order_no)
+            return self._parse(response, Order)
 
     def list_orders(self, customer_id: str) -> list[OrderSummary]:
         """A customer's orders, newest first."""
-        response = self._get(f"/customers/{quote(customer_id, safe='')}/orders")
-        if response.status_code == 404:
-            return []
-        data = self._json(response)
-        problem = ""
-        try:
-            return [OrderSummary.model_validate(row) for row in data]
-        except (ValidationError, TypeError) as exc:
-            problem = _shape_problem(exc)
-        # raised outside the except block: the validation error (which quotes the reply) is not attached
-        raise ERPBadResponse(f"ERP at {self.base_url} sent an order list in an unexpected shape: {self._scrub(problem)}")
+        with self._measured("list_orders"):
+            response = self._get(f"/customers/{quote(customer_id, safe='')}/orders")
+            if response.status_code == 404:
+                return []
+            data = self._json(response)
+            problem = ""
+            try:
+                return [OrderSummary.model_validate(row) for row in data]
+            except (ValidationError, TypeError) as exc:
+                problem = _shape_problem(exc)
+            # raised outside the except block: the validation error (which quotes the reply) is not attached
+            raise ERPBadResponse(
+                f"ERP at {self.base_url} sent an order list in an unexpected shape: {self._scrub(problem)}")
 
     def close(self) -> None:
         self._http.close()
 
     # -- transport ---------------------------------------------------------------------------
+    @contextmanager
+    def _measured(self, operation: str) -> Iterator[None]:
+        """Count one call by its outcome and time it (retries included)."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            yield
+            outcome = "ok"
+        except ERPError as exc:
+            outcome = next((name for kind, name in _OUTCOMES if isinstance(exc, kind)), "error")
+            raise
+        finally:
+            self.telemetry.count(ERP_REQUESTS, operation=operation, outcome=outcome)
+            self.telemetry.observe(ERP_SECONDS, time.perf_counter() - started, operation=operation)
+
     def _get(self, path: str) -> httpx.Response:
         if self._problem:
             raise ERPUnavailable(f"the ERP cannot be asked: {self._problem}")
@@ -204,6 +227,13 @@ class ERPClient:
         except ValidationError as exc:
             problem = _shape_problem(exc)
         raise ERPBadResponse(f"ERP at {self.base_url} sent an order in an unexpected shape: {self._scrub(problem)}")
+
+
+# Most specific first: a timeout is also "unavailable".
+_OUTCOMES: tuple[tuple[type[ERPError], str], ...] = (
+    (OrderNotFound, "not_found"), (ERPTimeout, "timeout"), (ERPUnavailable, "unavailable"), (ERPAuthError, "auth"),
+    (ERPBadResponse, "bad_response"),
+)
 
 
 def _shape_problem(exc: Exception) -> str:

@@ -2,7 +2,8 @@
 
 The fake answers /v1/chat/completions the way a model would - well (quoting the sources it was
 given, with [n] markers), with made-up citations, with claims its sources do not hold, streamed, or
-it stalls, fails with 500, or asks for tool calls. Every request is recorded.
+it stalls, fails with 500, or asks for tool calls. Every request is recorded, and so is the token
+usage it reports (in the reply, or in a last stream event when the client asks for it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ class FakeLLM:
         self.tool_calls: list[dict] = []
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.usage: list[dict] = []  # the token counts reported, one per answer
         self.url = ""
+
+    def report(self, body: dict, text: str) -> dict:
+        """Token counts as a real server reports them (here: characters, which is close for Chinese)."""
+        prompt = sum(len(m.get("content") or "") for m in body["messages"])
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(text), "total_tokens": prompt + len(text)}
+        self.usage.append(usage)
+        return usage
 
     def reply(self, body: dict) -> str:
         sources = parse_sources(body["messages"][-1]["content"])
@@ -88,8 +97,9 @@ def _handler(fake: FakeLLM):
                 return self._send(200, {"choices": [{"index": 0, "message": message}]})
             text = fake.reply(body)
             if body.get("stream"):
-                return self._stream(text)
-            self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
+                return self._stream(text, body)
+            self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+                             "usage": fake.report(body, text)})
 
         def _send(self, status: int, payload: dict):
             data = json.dumps(payload, ensure_ascii=False).encode()
@@ -99,7 +109,7 @@ def _handler(fake: FakeLLM):
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, text: str):
+        def _stream(self, text: str, body: dict):
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.end_headers()
@@ -107,6 +117,9 @@ def _handler(fake: FakeLLM):
                 chunk = {"choices": [{"index": 0, "delta": {"content": text[i : i + 6]}}]}
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.flush()
+            if (body.get("stream_options") or {}).get("include_usage"):  # OpenAI's last event: no choices
+                usage = {"choices": [], "usage": fake.report(body, text)}
+                self.wfile.write(f"data: {json.dumps(usage)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
 
     return Handler

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from assistant.app.api import create_app
 from tests.conftest import as_admin, make_settings
 
-PUBLIC = {("GET", "/healthz"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/logout")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/logout")}  # and /metrics from loopback (below)
 CONSOLE_PUBLIC = {("GET", "/console/login"), ("POST", "/console/login"), ("GET", "/console/lang")}
 SOP = "# 差旅报销规范\n## 报销时限\n出差结束后 30 天内提交报销单。\n".encode()
 
@@ -182,3 +182,10 @@ def test_a_generated_first_password_is_printed_once_and_never_logged(tmp_path, c
     with TestClient(create_app(settings)) as again:  # second start: nothing new, nothing printed
         assert again.post("/v1/auth/login", json={"username": "admin", "password": password}).status_code == 200
     assert "password" not in capsys.readouterr().err
+
+
+def test_metrics_answer_loopback_without_an_account_and_anyone_else_not_even_with_an_api_key(app_client):
+    app, _, _ = app_client
+    assert TestClient(app, client=("127.0.0.1", 50000)).get("/metrics").status_code == 200
+    assert TestClient(app).get("/metrics").status_code == 401  # TestClient's own host is not loopback
+    assert client_with(app, key_for(app, "admin")).get("/metrics").status_code == 401  # no metrics token set
