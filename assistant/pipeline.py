@@ -36,6 +36,7 @@ class Pipeline:
         rules: RuleBook | None = None,
         top_k: int = 5,
         rerank_depth: int = 20,
+        rerank_budget_ms: float | None = None,
         trace_depth: int = 20,
     ):
         self.catalog = catalog
@@ -48,6 +49,7 @@ class Pipeline:
         self.rules = rules
         self.top_k = top_k
         self.rerank_depth = rerank_depth
+        self.rerank_budget_ms = rerank_budget_ms  # None: judge every passage (evaluation runs)
         self.trace_depth = trace_depth
 
     def ask(
@@ -90,7 +92,12 @@ class Pipeline:
         t0 = time.perf_counter()
         if self.reranker.can_judge(query):
             judged = retrieval.hits[: self.rerank_depth]
-            reranked = self.reranker.rerank(query, judged, len(judged))
+            deadline = t0 + self.rerank_budget_ms / 1000 if self.rerank_budget_ms else None
+            reranked = self.reranker.rerank(query, judged, len(judged), deadline=deadline)
+            scored = sum("rerank" in h.scores for h in reranked)
+            if deadline is not None and scored < len(judged):
+                trace.notes.append(f"rerank: {scored} of {len(judged)} passages judged within "
+                                   f"{self.rerank_budget_ms:.0f} ms; the rest keep the fused order")
             trace.stages["reranked"] = stage_view(reranked, "rerank", self.trace_depth)
             hits = reranked[: self.top_k]
         else:

@@ -24,8 +24,10 @@ from assistant.answer.citations import CitationChecker
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, LLMClient
 from assistant.app.auth import Authenticator, session_secret
+from assistant.app.metrics import Metrics
 from assistant.app.routing import seed_from_settings
 from assistant.app.settings import Settings
+from assistant.embed.background import BackgroundEmbedder
 from assistant.embed.base import Embedder, make_embedder
 from assistant.errors import ConfigError
 from assistant.memory.conversation import ConversationMemory
@@ -38,6 +40,7 @@ from assistant.storage.interfaces import (
     AuditLog,
     Catalog,
     Directory,
+    DocumentLocks,
     Feedback,
     JobQueue,
     KeywordIndex,
@@ -58,6 +61,7 @@ from assistant.storage.sql.directory import SqlDirectory
 from assistant.storage.sql.engine import make_engine, migrate
 from assistant.storage.sql.feedback import SqlFeedback
 from assistant.storage.sql.jobs import SqlJobQueue
+from assistant.storage.sql.locks import document_locks
 from assistant.storage.sql.rules import SqlRuleStore
 from assistant.storage.sql.sessions import SqlSessions
 from assistant.storage.vector_chroma import ChromaVectorIndex, chroma_client
@@ -75,7 +79,7 @@ log = logging.getLogger(__name__)
 STALE_UPLOAD_SECONDS = 3600  # an upload folder with no job behind it for this long was abandoned
 # What a variant shares with the services it was made from: storage and the loaded models.
 _SHARED = ("engine", "catalog", "jobs", "conversations", "directory", "audit", "sessions", "feedback", "auth", "limiter",
-           "tokenizer", "keyword", "vector", "janitor", "gate", "embedder", "reranker", "rule_store", "rule_book")
+           "tokenizer", "keyword", "vector", "janitor", "gate", "document_locks", "embedder", "background_embedder", "reranker", "rule_store", "rule_book")
 
 
 class Services:
@@ -83,6 +87,11 @@ class Services:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """Where every part of this process counts (a Prometheus registry of its own)."""
+        return Metrics()
 
     # -- storage -------------------------------------------------------------------------------
     @cached_property
@@ -165,7 +174,17 @@ class Services:
 
     @cached_property
     def janitor(self) -> IndexJanitor:
-        return IndexJanitor(self.catalog, self.keyword, self.vector, self.gate)
+        return IndexJanitor(self.catalog, self.keyword, self.vector, self.gate,
+                            retire_grace_seconds=self.retire_grace_seconds)
+
+    @cached_property
+    def document_locks(self) -> DocumentLocks:
+        return document_locks(self.engine)  # PostgreSQL advisory locks reach every worker process
+
+    @property
+    def retire_grace_seconds(self) -> float:
+        """0 when this process owns the storage (purge at the switch, under the gate), else the grace."""
+        return self.settings.ingestion.retire_grace_seconds if self.settings.storage.shared else 0.0
 
     def open(self, *, url: str | None = None) -> "Services":
         """Take the storage (raises ``DataDirLocked`` naming the owner), migrate, turn the settings that
@@ -281,7 +300,7 @@ class Services:
     @cached_property
     def answer_chain(self) -> AnswerChain:
         """The configured LLM backends in order, each behind its breaker, then extractive."""
-        return AnswerChain(self.answerer(), self._llm_backends())
+        return AnswerChain(self.answerer(), self._llm_backends(), telemetry=self.metrics)
 
     def _llm_backends(self) -> list[Backend]:
         llm = self.settings.llm
@@ -290,7 +309,8 @@ class Services:
         backends = []
         for i, b in enumerate(llm.backends):
             name = b.name or (names[i] if i < len(names) else f"backend-{i + 1}")
-            client = LLMClient(b.base_url, b.model, b.api_key, timeout=b.timeout, name=name, max_tokens=b.max_tokens)
+            client = LLMClient(b.base_url, b.model, b.api_key, timeout=b.timeout, name=name, max_tokens=b.max_tokens,
+                               telemetry=self.metrics)
             breaker = CircuitBreaker(
                 name, slow_seconds=llm.breaker.slow_seconds, error_rate=llm.breaker.error_rate,
                 window_seconds=llm.breaker.window_seconds, min_calls=llm.breaker.min_calls,
@@ -316,7 +336,7 @@ class Services:
         erp = self.settings.erp
         if not erp.base_url:
             return None
-        client = ERPClient(erp.base_url, erp.token, timeout=erp.timeout, retries=erp.retries)
+        client = ERPClient(erp.base_url, erp.token, timeout=erp.timeout, retries=erp.retries, telemetry=self.metrics)
         registry = ToolRegistry([OrderLookupTool(client), ListOrdersTool(client)])
         rules = RuleRouter(registry)
         router = rules
@@ -352,7 +372,7 @@ class Services:
         return Pipeline(
             self.catalog, self.retriever(mode), self.reranker if rerank else PassThrough(), self.answer_chain,
             tools=self.tool_stage, memory=self.memory, spelling=self.spelling, rules=self.rule_book, top_k=r.top_k,
-            rerank_depth=r.rerank_depth,
+            rerank_depth=r.rerank_depth, rerank_budget_ms=r.rerank_budget_ms,
         )
 
     @cached_property
@@ -367,13 +387,22 @@ class Services:
         return self.pipeline()
 
     # -- ingestion ------------------------------------------------------------------------------
-    def ingestor(self, *, with_vectors: bool = True) -> Ingestor:
+    @cached_property
+    def background_embedder(self) -> Embedder:
+        """The ingestion worker's: a model session of its own on one core, at a lower CPU priority, so a
+        question's embedding never waits behind an upload's batches (``assistant/embed/background.py``)."""
+        spec = self.settings.models.embedder
+        return BackgroundEmbedder(make_embedder(spec, threads=1) if spec == "use" else self.embedder)
+
+    def ingestor(self, *, with_vectors: bool = True, background: bool = False) -> Ingestor:
+        """``background``: for workers that ingest while questions are answered (see ``background_embedder``)."""
         i = self.settings.ingestion
         return Ingestor(
-            self.catalog, self.keyword, self.vector, self.embedder, self.tokenizer, self.gate,
+            self.catalog, self.keyword, self.vector, self.background_embedder if background else self.embedder,
+            self.tokenizer, self.gate,
             chunk_size=i.chunk_size, chunk_overlap=i.chunk_overlap, max_bytes=i.max_upload_mb * 1024 * 1024,
             max_document_chars=i.max_document_chars, max_document_chunks=i.max_document_chunks,
-            with_vectors=with_vectors,
+            with_vectors=with_vectors, locks=self.document_locks, retire_grace_seconds=self.retire_grace_seconds,
         )
 
     def upload_folder(self, job_id: str) -> Path:

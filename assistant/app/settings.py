@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,6 +84,9 @@ class RetrievalSettings(BaseModel):
     bm25_weight: float = 1.0
     vector_weight: float = 1.0
     rerank_depth: int = Field(20, ge=1)
+    # An English question's reranking stops when this is spent (waiting for the model included); the
+    # passages not judged keep their fused order. Unset: judge all `rerank_depth` (evaluation runs do).
+    rerank_budget_ms: float | None = Field(500.0, gt=0)
     top_k: int = Field(5, ge=1)
 
 
@@ -166,6 +169,12 @@ class IngestionSettings(BaseModel):
     max_upload_mb: int = Field(50, ge=1)  # one file
     max_document_chars: int = Field(1_500_000, ge=1000)  # one document's text (~300 pages), after loading
     max_document_chunks: int = Field(6_000, ge=10)  # one document's chunks
+    # Shared storage: retired chunks stay in the indexes this long after their switch, so readers of
+    # other processes still resolving as of before it see the old version whole (see ingest/job.py).
+    retire_grace_seconds: float = Field(60.0, ge=1)
+    # Scale-out: false when `assistant worker` processes take the jobs and the API replicas only answer.
+    server_worker: bool = Field(True, description="Run an ingestion worker thread inside each API server.")
+    lease_seconds: float = Field(60.0, ge=1, description="A job whose worker stopped renewing this long is retried.")
 
 
 class ServerSettings(BaseModel):
@@ -248,6 +257,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    # Scraping /metrics from another machine takes `Authorization: Bearer <this>` (loopback needs none).
+    metrics_token: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -261,6 +272,13 @@ class Settings(BaseSettings):
                 + ", ".join(renamed)
             )
         return init_settings, _ShortNames(settings_cls, environ), env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> "Settings":
+        """``ASSISTANT_REDIS_URL`` is also the gateway's (dedupe, rate limits) unless the gateway names its own."""
+        if self.storage.redis_url and not self.connectors.gateway.redis_url:
+            self.connectors.gateway.redis_url = self.storage.redis_url
+        return self
 
     def with_updates(self, **groups: dict[str, Any]) -> "Settings":
         """A copy with some fields of some groups changed: ``with_updates(retrieval={"top_k": 8})``;

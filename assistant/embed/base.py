@@ -19,12 +19,14 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
-def make_embedder(spec: str) -> Embedder:
-    """Build the embedder a setting names: ``use``, ``e5`` or a sentence-transformers model path/name."""
+def make_embedder(spec: str, *, threads: int | None = None) -> Embedder:
+    """Build the embedder a setting names: ``use``, ``e5`` or a sentence-transformers model path/name.
+
+    ``threads`` caps the cores one call uses (the ONNX model only; None: all of them)."""
     if spec == "use":
         from assistant.embed.use import USEEmbedder
 
-        return USEEmbedder()
+        return USEEmbedder(threads=threads)
     if spec == "e5":
         from assistant.embed.e5 import E5Embedder
 

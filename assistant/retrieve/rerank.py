@@ -1,9 +1,19 @@
 """Rerankers. The only cross-encoder that ships in a package is English (ms-marco MiniLM): it
-misranks Chinese, so it judges English queries only and passes everything else through untouched."""
+misranks Chinese, so it judges English queries only and passes everything else through untouched.
+
+The cross-encoder costs about a second for 20 passages on two cores, so under load it runs one
+question at a time (the other core stays for the questions that need no reranking) and, given a
+deadline, judges the best-fused passages first, a few at a time, and stops when the deadline has
+passed: the passages it did not reach keep their fused order below the ones it judged. Time spent
+waiting for the model counts against the deadline; a question whose deadline passes while it waits
+keeps the fused order. Without a deadline (evaluation runs) every passage is judged.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -16,10 +26,14 @@ from assistant.text.normalize import detect_language
 
 MAX_TOKENS = 512
 _FEEDS = ("input_ids", "attention_mask", "token_type_ids")
+STEP = 4  # passages judged between two looks at the deadline (~0.1 s on two cores)
 
 
 class Reranker(Protocol):
-    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]: ...
+    def rerank(self, query: str, hits: Sequence[Hit], k: int, *, deadline: float | None = None) -> list[Hit]:
+        """The first ``k`` of ``hits`` in the reranker's order; ``deadline`` (a ``time.perf_counter``
+        value): judge what can be judged by then, keep the fused order for the rest."""
+        ...
 
     def can_judge(self, query: str) -> bool: ...
 
@@ -30,7 +44,7 @@ class PassThrough:
     def can_judge(self, query: str) -> bool:
         return False
 
-    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
+    def rerank(self, query: str, hits: Sequence[Hit], k: int, *, deadline: float | None = None) -> list[Hit]:
         return list(hits[:k])
 
 
@@ -64,6 +78,7 @@ class CrossEncoderReranker:
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.no_padding()  # scores() pads each length-sorted batch itself
         self._batch = batch
+        self._turn = threading.Lock()  # one question at a time: a run already uses both cores
 
     def can_judge(self, query: str) -> bool:
         return detect_language(query) in self.languages
@@ -92,7 +107,7 @@ class CrossEncoderReranker:
             out[rows] = np.asarray(logits).reshape(len(rows), -1)[:, 0]
         return out
 
-    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
+    def rerank(self, query: str, hits: Sequence[Hit], k: int, *, deadline: float | None = None) -> list[Hit]:
         """Reorder the passages the model can judge among the slots they occupy.
 
         A Chinese passage keeps its fused position: the model cannot judge it, and letting it
@@ -103,7 +118,12 @@ class CrossEncoderReranker:
         slots = [i for i, h in enumerate(hits) if detect_language(_passage(h)) in self.languages]
         if not slots:
             return list(hits[:k])
-        scores = self.scores(query, [_passage(hits[i]) for i in slots])
+        passages = [_passage(hits[i]) for i in slots]
+        if deadline is None:
+            with self._turn:
+                scores = list(self.scores(query, passages))
+        else:
+            scores = self._scores_until(query, passages, deadline)
         judged = sorted(
             (
                 hits[i].model_copy(update={"scores": {**hits[i].scores, "rerank": float(s)}})
@@ -113,9 +133,23 @@ class CrossEncoderReranker:
             reverse=True,
         )
         out = list(hits)
-        for slot, hit in zip(slots, judged):
+        for slot, hit in zip(slots, judged):  # the slots of the passages judged, best first
             out[slot] = hit
         return out[:k]
+
+    def _scores_until(self, query: str, passages: Sequence[str], deadline: float) -> list[float]:
+        """Scores of the first passages, as many as the deadline allows (in fused order)."""
+        if not self._turn.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+            return []
+        try:
+            scores: list[float] = []
+            for start in range(0, len(passages), STEP):
+                if time.perf_counter() >= deadline:
+                    break
+                scores.extend(self.scores(query, passages[start : start + STEP]))
+            return scores
+        finally:
+            self._turn.release()
 
 
 def _passage(hit: Hit) -> str:

@@ -58,3 +58,59 @@ def test_empty_input_and_chinese_queries_pass_through(reranker):
     assert reranker.scores(QUERY, []).shape == (0,)
     hits = [_hit(0, PASSAGES[0]), _hit(1, RELEVANT)]
     assert [h.chunk.id for h in reranker.rerank("退款多久到账？", hits, k=2)] == ["c0", "c1"]
+
+
+# -- under load: a deadline, one question at a time ------------------------------------------------------
+
+
+def test_a_passed_deadline_keeps_the_fused_order(reranker):
+    import time
+
+    hits = [_hit(i, p) for i, p in enumerate(PASSAGES)]
+    out = reranker.rerank(QUERY, hits, k=4, deadline=time.perf_counter() - 1)
+    assert [h.chunk.id for h in out] == ["c0", "c1", "c2", "c3"]
+    assert not any("rerank" in h.scores for h in out)
+
+
+def test_a_generous_deadline_judges_everything(reranker):
+    import time
+
+    hits = [_hit(i, p) for i, p in enumerate(PASSAGES)]
+    out = reranker.rerank(QUERY, hits, k=4, deadline=time.perf_counter() + 60)
+    assert out[0].chunk.text == RELEVANT
+    assert all("rerank" in h.scores for h in out)
+
+
+def test_the_deadline_stops_judging_part_way_and_the_rest_keep_their_slots(reranker):
+    """Passages are judged best-fused first; those not reached stay where fusion put them."""
+    import time
+
+    many = [_hit(i, PASSAGES[i % 4] + f" (copy {i})") for i in range(12)]
+    t0 = time.perf_counter()
+    reranker.rerank(QUERY, many[:4], k=4)  # one step, to size the budget on this machine
+    step = time.perf_counter() - t0
+    out = reranker.rerank(QUERY, many, k=12, deadline=time.perf_counter() + step * 0.5)
+    judged = [h for h in out if "rerank" in h.scores]
+    assert 0 < len(judged) < 12
+    assert {h.chunk.id for h in judged} == {f"c{i}" for i in range(len(judged))}  # the best-fused ones
+    assert [h.chunk.id for h in out[len(judged):]] == [f"c{i}" for i in range(len(judged), 12)]
+
+
+def test_a_question_waiting_past_its_deadline_for_the_model_keeps_the_fused_order(reranker):
+    """One question reranks at a time; another whose budget runs out meanwhile is not held up."""
+    import threading
+    import time
+
+    hits = [_hit(i, p) for i, p in enumerate(PASSAGES)]
+    reranker._turn.acquire()  # another question is being judged
+    try:
+        done = []
+        t = threading.Thread(target=lambda: done.append(
+            reranker.rerank(QUERY, hits, k=4, deadline=time.perf_counter() + 0.2)))
+        t0 = time.perf_counter()
+        t.start()
+        t.join(5)
+        assert time.perf_counter() - t0 < 2
+    finally:
+        reranker._turn.release()
+    assert [h.chunk.id for h in done[0]] == ["c0", "c1", "c2", "c3"]

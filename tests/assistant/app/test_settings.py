@@ -80,3 +80,11 @@ def test_bad_values_name_their_variable_and_never_echo_what_was_given(monkeypatc
     assert "ASSISTANT_RETRIEVAL__TOP_K (retrieval.top_k): Input should be greater than or equal to 1" in message
     assert "ASSISTANT_LLM__BACKENDS__BASE_URL (llm.backends.0.base_url): Field required" in message
     assert "sk-no-url-secret-5" not in message
+
+
+def test_the_redis_url_is_the_gateways_too_unless_the_gateway_names_its_own(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASSISTANT_REDIS_URL", "redis://shared:6379/0")
+    assert Settings().connectors.gateway.redis_url == "redis://shared:6379/0"
+    monkeypatch.setenv("ASSISTANT_CONNECTORS__GATEWAY__REDIS_URL", "redis://gateway:6379/1")
+    assert Settings().connectors.gateway.redis_url == "redis://gateway:6379/1"
