@@ -163,6 +163,23 @@ def test_console_sign_in_sets_a_session_that_ends_when_the_account_is_disabled(a
     assert tampered.get("/v1/me").status_code == 401
 
 
+def test_guessing_an_accounts_password_is_stopped_after_the_allowed_attempts_even_with_the_right_one(app_client):
+    from assistant.app.administration import SIGN_INS_PER_15_MIN
+
+    app, _, _ = app_client
+    admin = client_with(app, key_for(app, "admin"))
+    assert admin.post("/v1/users", json={"username": "target", "password": "the-real-one", "role": "agent"}).status_code == 201
+    guesser = TestClient(app)
+    codes = [guesser.post("/v1/auth/login", json={"username": "target", "password": f"guess-{n}"}).status_code
+             for n in range(SIGN_INS_PER_15_MIN)]
+    assert codes == [401] * SIGN_INS_PER_15_MIN
+    locked = guesser.post("/v1/auth/login", json={"username": "target", "password": "the-real-one"})
+    assert locked.status_code == 429 and "15" in locked.json()["detail"]
+    assert "assistant_session" not in locked.cookies
+    other = TestClient(app).post("/v1/auth/login", json={"username": "admin", "password": "wrong"})
+    assert other.status_code == 401  # another account is not locked by it
+
+
 def test_the_first_start_created_an_admin_with_the_configured_password_and_a_private_cli_key(app_client):
     app, _, settings = app_client
     browser = TestClient(app)
