@@ -106,10 +106,10 @@ def build_connectors(
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     # Outbound calls honour HTTP(S)_PROXY / NO_PROXY: intranet hosts often reach the platforms through a proxy.
     http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    gateway = Gateway(responder, settings.gateway, delivered=delivered, telemetry=telemetry,
+    registry = ChannelRegistry()
+    gateway = Gateway(responder, settings.gateway, delivered=delivered, telemetry=telemetry, channels=registry.get,
                       **shared_stores(settings.gateway))
     reactions = Reactions(reacted) if reacted is not None else None
-    registry = ChannelRegistry()
     runners: list[Runner] = []
     for config in settings.dingtalk:
         channel = registry.register(DingTalkChannel(config, http))
@@ -135,14 +135,20 @@ def build_connectors(
     return Connectors(registry, gateway, http, runners, reactions)
 
 
-def shared_stores(settings: GatewaySettings) -> dict[str, Any]:
-    """Redis-backed dedupe and rate limits when ``redis_url`` is set; else the gateway's in-process ones."""
+def shared_stores(settings: GatewaySettings, *, prefix: str | None = None) -> dict[str, Any]:
+    """Redis-backed dedupe, rate limits and queue when ``redis_url`` is set; else the gateway's
+    in-process ones. ``prefix`` starts every key (default ``settings.redis_prefix``)."""
     if not settings.redis_url:
         return {}
-    from connectors.redis_store import RedisDedupeStore, RedisRateLimiter, redis_client
+    prefix = settings.redis_prefix if prefix is None else prefix
+    from connectors.redis_store import RedisDedupeStore, RedisLane, RedisRateLimiter, redis_client
 
     client = redis_client(settings.redis_url)
-    return {"dedupe": RedisDedupeStore(client, settings.dedupe_ttl_s), "limiter": RedisRateLimiter(client)}
+    return {
+        "dedupe": RedisDedupeStore(client, settings.dedupe_ttl_s, prefix=prefix + "dedupe:"),
+        "limiter": RedisRateLimiter(client, prefix=prefix + "rate:"),
+        "lane": RedisLane(client, settings.queue_size, lease_s=settings.lease_s, prefix=prefix + "im:"),
+    }
 
 
 def mount_connectors(

@@ -211,6 +211,9 @@ class Channel(ABC):
     max_reply: int = 4000
     reply_limit_in_bytes: bool = False
     max_parts: int = 3  # longer answers are truncated with a visible marker
+    #: its replies can be sent from any replica; False when they go through a socket or state only
+    #: this process holds (such messages wait in this process's memory, not in the shared queue)
+    portable: bool = True
 
     @abstractmethod
     def verify(self, request: CallbackRequest) -> None:

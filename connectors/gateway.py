@@ -206,15 +206,101 @@ class GatewayStats:
 
 
 @dataclass
-class _Job:
-    channel: Channel
+class Job:
+    """One admitted message waiting to be answered (or, with ``notice``, politely turned away)."""
+
+    channel: Channel | None  # None when read back from a shared queue: the answering replica looks it up
     message: IncomingMessage
     notice: str | None = None  # a fixed polite reply (a key of format.NOTICES) instead of an answer
-    received: float = field(default_factory=time.monotonic)
+    received: float = field(default_factory=time.time)  # wall clock: a job may be answered by another process
+    token: Any = None  # the queue's handle on the job while it is being answered
+
+
+class Lane(Protocol):
+    """Where admitted jobs wait. Jobs of one conversation come out one at a time, in arrival order:
+    the next is handed out only after ``finish`` of the one before."""
+
+    def accepts(self, job: Job) -> bool: ...
+
+    def put(self, job: Job) -> bool:
+        """Queue ``job``; False when the lane is full (the message is refused, to be retried)."""
+        ...
+
+    def take(self, timeout: float) -> Job | None:
+        """The next job whose conversation nobody is answering, or None after ``timeout``."""
+        ...
+
+    def finish(self, job: Job) -> None:
+        """``job`` is answered (or given up on): drop it and let its conversation's next one out."""
+        ...
+
+    def waiting(self) -> int:
+        """Jobs queued and not yet taken (for a shared lane: by any replica)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryLane:
+    """In this process: what one replica admitted, only it answers, and a crash loses."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._pending: dict[str, deque[Job]] = {}  # conversation id -> its jobs, in arrival order
+        self._waiting = 0
+        self._ready: queue.SimpleQueue[str] = queue.SimpleQueue()  # conversations with a job nobody holds
+        self._lock = threading.Lock()
+
+    def accepts(self, job: Job) -> bool:
+        return True
+
+    def put(self, job: Job) -> bool:
+        cid = job.message.conversation_id
+        with self._lock:
+            if self._waiting >= self.size:
+                return False
+            self._waiting += 1
+            jobs = self._pending.get(cid)
+            if jobs is None:
+                self._pending[cid] = deque([job])
+                self._ready.put(cid)
+            else:
+                jobs.append(job)  # handed out after the one before it is finished
+        return True
+
+    def take(self, timeout: float) -> Job | None:
+        try:
+            cid = self._ready.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        with self._lock:
+            self._waiting -= 1
+            return self._pending[cid][0]
+
+    def finish(self, job: Job) -> None:
+        cid = job.message.conversation_id
+        with self._lock:
+            jobs = self._pending[cid]
+            jobs.popleft()
+            if jobs:
+                self._ready.put(cid)
+            else:
+                del self._pending[cid]
+
+    def waiting(self) -> int:
+        return self._waiting
+
+    def close(self) -> None:
+        pass
 
 
 class Gateway:
-    """Admits messages from every channel and answers them on a pool of worker threads."""
+    """Admits messages from every channel and answers them on a pool of worker threads.
+
+    Jobs wait in ``lane`` (in this process by default; in Redis, shared by every replica, when
+    given), except those whose channel can only reply from this process (a socket it holds): those
+    wait in memory. ``channels`` finds the channel of a job read back from a shared lane.
+    """
 
     def __init__(
         self,
@@ -223,6 +309,8 @@ class Gateway:
         *,
         dedupe: DedupeStore | None = None,
         limiter: RateLimiter | None = None,
+        lane: Lane | None = None,
+        channels: Callable[[str, str], Channel] | None = None,
         delivered: Delivered | None = None,
         telemetry: Telemetry | None = None,
     ):
@@ -232,16 +320,16 @@ class Gateway:
         self.settings = settings
         self.dedupe = dedupe or MemoryDedupeStore(settings.dedupe_ttl_s, settings.dedupe_max_entries)
         self.limiter = limiter or MemoryRateLimiter()
+        self.channels = channels
         self.stats = GatewayStats(self.telemetry)
-        self._pending: dict[str, deque[_Job]] = {}  # conversation id -> its jobs, in arrival order
-        self._queued = 0
+        self._lanes: list[Lane] = [lane, MemoryLane(settings.queue_size)] if lane else [MemoryLane(settings.queue_size)]
         self._busy = 0
-        self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # conversations with work
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    # -- admission (runs in the callback handler: cheap, no I/O)
+    # -- admission (runs in the callback handler: cheap, one round trip to Redis at most per store)
 
     def submit(self, channel: Channel, message: IncomingMessage) -> Admission:
         """Decide what happens to a verified message and queue its answer; returns at once.
@@ -260,15 +348,15 @@ class Gateway:
         within_limits, notice = self._rate_check(message)
         if not within_limits and notice is None:
             return "suppressed"  # already told this window: stay quiet
-        if not self._enqueue(_Job(channel, message, notice)):
+        if not self._enqueue(Job(channel, message, notice)):
             self.dedupe.release(message.dedupe_key)  # let the platform's retry through later
             return "overloaded"
         return "queued" if within_limits else "rate_limited"
 
     @property
     def queued(self) -> int:
-        """Messages waiting for a worker."""
-        return self._queued
+        """Messages waiting for a worker (in a shared lane: waiting for any replica's)."""
+        return sum(lane.waiting() for lane in self._lanes)
 
     def wants(self, message: IncomingMessage) -> bool:
         """Whether the group policy has the bot answer this message (no counter or limit touched)."""
@@ -299,80 +387,84 @@ class Gateway:
                 return False, notice if first_time else None
         return True, None
 
-    def _enqueue(self, job: _Job) -> bool:
-        cid = job.message.conversation_id
-        with self._lock:
-            if self._queued >= self.settings.queue_size:
-                return False
-            self._queued += 1
-            jobs = self._pending.get(cid)
-            if jobs is None:
-                self._pending[cid] = deque([job])
-                self._ready.put(cid)
-            else:
-                jobs.append(job)  # the worker holding this conversation takes it next
-        return True
+    def _enqueue(self, job: Job) -> bool:
+        lane = next(lane for lane in self._lanes if lane.accepts(job))
+        return lane.put(job)
 
     # -- workers
 
     def start(self) -> None:
         if self._threads:
             return
-        for i in range(self.settings.workers):
-            thread = threading.Thread(target=self._work, name=f"gateway-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._stopping.clear()
+        for n, lane in enumerate(self._lanes):
+            for i in range(self.settings.workers):
+                thread = threading.Thread(target=self._work, args=(lane,), name=f"gateway-{n}-{i}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish what is being answered (up to ``timeout``), then stop the workers."""
-        self.wait_idle(timeout)
-        for _ in self._threads:
-            self._ready.put(None)
+        """Finish what is being answered and what waits in memory (up to ``timeout``), then stop the
+        workers; jobs in a shared lane stay there for the other replicas."""
+        deadline = time.monotonic() + timeout
+        self._wait(lambda: self._lanes[-1].waiting() == 0 and self._busy == 0, timeout)
+        self._stopping.set()
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
         self._threads = []
+        for lane in self._lanes:
+            lane.close()
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is queued or being answered; False on timeout."""
+        return self._wait(lambda: self.queued == 0 and self._busy == 0, timeout)
+
+    def _wait(self, done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._queued or self._busy:
+            while not done():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._idle.wait(left)
+                self._idle.wait(min(left, 0.05))  # a shared lane empties without telling this process
         return True
 
-    def _work(self) -> None:
-        while True:
-            cid = self._ready.get()
-            if cid is None:
-                return
-            while True:  # drain this conversation in order, then give it up
-                with self._lock:
-                    jobs = self._pending.get(cid)
-                    if not jobs:
-                        self._pending.pop(cid, None)
-                        self._idle.notify_all()
-                        break
-                    job = jobs.popleft()
-                    self._queued -= 1
-                    self._busy += 1
-                ok = False
+    def _work(self, lane: Lane) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = lane.take(0.5)
+            except Exception as exc:  # Redis away for a moment: wait, never die
+                log.warning("gateway could not take a job: %s", type(exc).__name__)
+                self._stopping.wait(1.0)
+                continue
+            if job is None:
+                continue
+            with self._lock:
+                self._busy += 1
+            ok = False
+            try:
+                ok = self._answer(job)
+            finally:
                 try:
-                    ok = self._answer(job)
-                finally:
-                    platform = job.message.platform
-                    self.telemetry.count(IM_REPLIES, platform=platform, outcome="answered" if ok else "failed")
-                    if ok:
-                        self.telemetry.observe(IM_REPLY_SECONDS, time.monotonic() - job.received, platform=platform)
-                    with self._lock:
-                        self._busy -= 1
-                        self._idle.notify_all()
+                    lane.finish(job)
+                except Exception as exc:
+                    log.warning("gateway could not mark a job finished: %s", type(exc).__name__)
+                platform = job.message.platform
+                self.telemetry.count(IM_REPLIES, platform=platform, outcome="answered" if ok else "failed")
+                if ok:
+                    self.telemetry.observe(IM_REPLY_SECONDS, max(0.0, time.time() - job.received), platform=platform)
+                with self._lock:
+                    self._busy -= 1
+                    self._idle.notify_all()
 
-    def _answer(self, job: _Job) -> bool:
+    def _answer(self, job: Job) -> bool:
         """Answer one job; False (logged, apologised for) when it failed."""
-        channel, message = job.channel, job.message
+        message = job.message
+        try:
+            channel = job.channel or self._channel(message)
+        except Exception as exc:
+            log.error("no channel to answer %s message %s: %s", message.platform, message.message_id, exc)
+            return False
         replies: list[OutgoingMessage] = []
         try:
             answer = None
@@ -394,6 +486,11 @@ class Gateway:
             if not replies:  # answering failed; when sending failed, an apology would fail too
                 self._apologise(channel, message)
             return False
+
+    def _channel(self, message: IncomingMessage) -> Channel:
+        if self.channels is None:
+            raise LookupError("the gateway was given no channels to look bots up in")
+        return self.channels(message.platform, message.bot)
 
     def _apologise(self, channel: Channel, message: IncomingMessage) -> None:
         try:

@@ -52,7 +52,11 @@ class GatewaySettings(_Quiet):
     group_rate: int = Field(30, ge=1, description="Questions per group per rate_window_s.")
     rate_window_s: float = 60.0
     kb: list[str] | None = None  # default knowledge bases for IM questions (None: all)
-    redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0: dedupe and rate limits shared by replicas
+    redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0: dedupe, rate limits and queue shared by replicas
+    redis_prefix: str = Field("assistant:", description="Starts every Redis key of the gateway: deployments "
+                              "sharing one Redis each take their own.")
+    lease_s: float = Field(15.0, ge=1.0, description="With Redis: how long a replica that stopped answering keeps a "
+                           "conversation before another one answers it.")
 
 
 class DingTalkBot(_Quiet):

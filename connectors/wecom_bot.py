@@ -96,6 +96,7 @@ class WeComBotChannel(WXBizCallback):
     max_reply = 20_480  # bytes of markdown in one stream
     reply_limit_in_bytes = True
     max_parts = 1  # one stream per question: long answers are truncated
+    portable = False  # the answer waits in this process's streams for WeCom's refresh callbacks
 
     def __init__(
         self, config: WeComAIBot, http: httpx.Client | None = None, *, clock: Callable[[], float] = time.time
@@ -205,6 +206,7 @@ class WeComBotSocketChannel(Channel):
     max_reply = 20_480
     reply_limit_in_bytes = True
     max_parts = 1
+    portable = False  # replies go back over this process's socket
 
     def __init__(self, config: WeComAIBot, *, timeout_s: float = 10.0):
         if config.secret is None or not config.bot_id:
