@@ -32,6 +32,8 @@ pytestmark = pytest.mark.cluster
 REDIS_URL = os.environ.get("ASSISTANT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 LEASE_SECONDS = 4  # a killed worker's job is taken up again this long after its last renewal
 DING_SECRET = "cluster-ding-secret"
+IM_LEASE_SECONDS = 3  # a killed replica's conversation is answered by the other this long after its last renewal
+REDIS_PREFIX = f"cluster-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,10 @@ def cluster(tmp_path_factory, platform):
         "ASSISTANT_ERP__BASE_URL": "",  # no order tools: nothing to call
         "ASSISTANT_CONNECTORS__DINGTALK": json.dumps([bot]),
         "ASSISTANT_AUTH__REQUESTS_PER_MINUTE": "10000",
+        "ASSISTANT_CONNECTORS__GATEWAY__LEASE_S": str(IM_LEASE_SECONDS),
+        "ASSISTANT_CONNECTORS__GATEWAY__REDIS_PREFIX": REDIS_PREFIX,
+        "ASSISTANT_CONNECTORS__GATEWAY__USER_RATE": "100000",
+        "ASSISTANT_CONNECTORS__GATEWAY__GROUP_RATE": "100000",
     }
     with temporary_database(POSTGRES_URL, "cluster") as url:
         plan = ClusterPlan(root=tmp_path_factory.mktemp("cluster"), database_url=url, redis_url=REDIS_URL,
@@ -135,12 +141,12 @@ def test_a_document_uploaded_through_one_replica_is_answerable_through_the_other
     assert sorted(set(upstreams)) == sorted(cluster.replica_urls) and upstreams[0] != upstreams[1]
 
 
-def robot_message(platform: FakePlatform, msg_id: str) -> bytes:
+def robot_message(platform: FakePlatform, msg_id: str, *, chat: str = "cidCluster", staff: str = "") -> bytes:
     now_ms = int(time.time() * 1000)
     return json.dumps({
         "msgtype": "text", "text": {"content": " 星河会员积分怎么兑换？"}, "msgId": msg_id, "createAt": now_ms,
-        "conversationType": "2", "conversationId": "cidCluster", "conversationTitle": "客服群",
-        "senderId": "$:LWCP_v1:$cluster", "senderNick": "小李", "senderStaffId": f"staff-{msg_id}",
+        "conversationType": "2", "conversationId": chat, "conversationTitle": "客服群",
+        "senderId": "$:LWCP_v1:$cluster", "senderNick": "小李", "senderStaffId": staff or f"staff-{msg_id}",
         "senderCorpId": "corp1", "isAdmin": False, "chatbotUserId": "$:LWCP_v1:$bot", "robotCode": "dingrobot",
         "isInAtList": True, "atUsers": [{"dingtalkId": "$:LWCP_v1:$bot"}],
         "sessionWebhook": f"{platform.base}/robot/sendBySession?session={msg_id}",
@@ -148,18 +154,20 @@ def robot_message(platform: FakePlatform, msg_id: str) -> bytes:
     }).encode()
 
 
+def deliver(url: str, body: bytes, timeout: float = 30) -> int:
+    """A signed DingTalk robot callback, as the platform sends it; the replica's status code."""
+    ts = str(int(time.time() * 1000))
+    headers = {"timestamp": ts, "sign": dingtalk_robot_sign(ts, DING_SECRET), "content-type": "application/json"}
+    with httpx.Client(base_url=url, trust_env=False, timeout=timeout) as http:
+        return http.post("/callbacks/dingtalk/support", content=body, headers=headers).status_code
+
+
 def test_the_same_im_message_delivered_to_both_replicas_is_answered_exactly_once(cluster, platform):
     msg_id = f"msg{uuid.uuid4().hex[:10]}"
     body = robot_message(platform, msg_id)
 
-    def deliver(url: str) -> int:
-        ts = str(int(time.time() * 1000))
-        headers = {"timestamp": ts, "sign": dingtalk_robot_sign(ts, DING_SECRET), "content-type": "application/json"}
-        with httpx.Client(base_url=url, trust_env=False, timeout=30) as http:
-            return http.post("/callbacks/dingtalk/support", content=body, headers=headers).status_code
-
     with ThreadPoolExecutor(2) as pool:  # the platform's retry reaches the other replica at the same moment
-        statuses = list(pool.map(deliver, cluster.replica_urls))
+        statuses = list(pool.map(lambda url: deliver(url, body), cluster.replica_urls))
     assert statuses == [200, 200], "both deliveries are acknowledged"
     replies = platform.wait_for("/robot/sendBySession", timeout=60)
     time.sleep(3)  # room for a second reply, were one coming
@@ -284,3 +292,105 @@ def test_a_worker_killed_mid_job_leaves_no_half_document_and_another_worker_fini
     answer = ask(b, "订单编号尾号0123的退款多久到账？", kb)
     assert any(c["doc_id"] == "refunds" for c in answer["citations"])
     print(f"cluster started in {cluster.started_in:.0f} s; job retried and finished {retried_in:.1f} s after the kill")
+
+
+def test_an_api_replica_killed_during_load_loses_nothing_it_acknowledged(cluster, platform):
+    """30 s of questions over HTTP and DingTalk against both replicas; replica A is killed -9 at 10 s.
+
+    DingTalk takes 0.3 s to accept each reply and the questions come in two conversations (answered
+    in order, one at a time each), so acknowledged messages queue up: at the kill, replica A holds
+    some and more wait in Redis."""
+    import redis
+
+    victim, survivor = cluster.replicas[0], cluster.replicas[1]
+    answered_slowly = platform.routes.get("/robot/sendBySession")
+    platform.routes["/robot/sendBySession"] = lambda r: (time.sleep(0.3), (200, {"errcode": 0, "errmsg": "ok"}))[1]
+    acknowledged: dict[str, str] = {}  # message id -> the replica that acknowledged it
+    on_survivor: list[int] = []  # status of every request that reached the survivor
+    lock = threading.Lock()
+    running = threading.Event()
+    running.set()
+    killed = threading.Event()
+
+    def send_messages() -> None:
+        n = 0
+        while running.is_set():
+            n += 1
+            member = (victim, survivor)[n % 2]
+            msg_id = f"load{uuid.uuid4().hex[:10]}"
+            chat = f"cidLoad{n % 4 // 2}"
+            try:
+                status = deliver(member.url, robot_message(platform, msg_id, chat=chat, staff=f"staff-{chat}"), 5)
+            except httpx.HTTPError:
+                assert member is victim and killed.is_set(), "only the killed replica may fail to answer"
+                continue
+            with lock:
+                if member is survivor:
+                    on_survivor.append(status)
+                if status == 200:
+                    acknowledged[msg_id] = member.name
+            time.sleep(0.1)
+
+    def ask_questions(member) -> None:
+        with client(cluster, member.url) as http:
+            while running.is_set():
+                try:
+                    status = http.post("/v1/ask", json={"question": "星河会员积分怎么兑换？"}).status_code
+                except httpx.HTTPError:
+                    assert member is victim and killed.is_set(), "only the killed replica may fail to answer"
+                    time.sleep(0.2)
+                    continue
+                if member is survivor:
+                    with lock:
+                        on_survivor.append(status)
+
+    def replied() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in platform.to("/robot/sendBySession"):
+            counts[r.query.get("session", "")] = counts.get(r.query.get("session", ""), 0) + 1
+        return counts
+
+    store = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    threads = [threading.Thread(target=send_messages)] + [
+        threading.Thread(target=ask_questions, args=(m,)) for m in (victim, survivor)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(10)
+        os.kill(victim.pid, signal.SIGKILL)
+        killed.set()
+        victim.process.wait(10)
+        owners = store.hgetall(f"{REDIS_PREFIX}im:owner")
+        in_flight = {json.loads(store.lindex(f"{REDIS_PREFIX}im:conv:{cid}", 0))["message"]["message_id"]
+                     for cid, owner in owners.items() if owner.split(":")[1] == str(victim.pid)}
+        with lock:
+            waiting_at_kill = set(acknowledged) - set(replied())
+        time.sleep(max(0.0, 30 - (time.monotonic() - started)))
+    finally:
+        running.clear()
+        for thread in threads:
+            thread.join(30)
+    try:
+        deadline = time.monotonic() + 120
+        while set(acknowledged) - set(replied()):
+            assert time.monotonic() < deadline, f"{len(set(acknowledged) - set(replied()))} acknowledged messages never answered"
+            time.sleep(0.5)
+        time.sleep(2)  # room for a second reply, were one coming
+        counts = replied()
+    finally:
+        platform.routes.pop("/robot/sendBySession", None)
+        if answered_slowly is not None:
+            platform.routes["/robot/sendBySession"] = answered_slowly
+        store.close()
+
+    by_victim = {m for m, name in acknowledged.items() if name == victim.name}
+    assert on_survivor and set(on_survivor) == {200}, f"the survivor failed requests: {sorted(set(on_survivor))}"
+    assert len(waiting_at_kill - in_flight) >= 3, "the kill found nothing queued: the test proves nothing"
+    assert by_victim & (waiting_at_kill - in_flight), "none of the victim's acknowledged messages was waiting"
+    twice = {m: c for m, c in counts.items() if m in acknowledged and c != 1}
+    # A reply the victim was sending as it died may have reached DingTalk: that one can come twice.
+    assert set(twice) <= in_flight and all(c == 2 for c in twice.values()), f"answered other than once: {twice}"
+    print(f"{len(acknowledged)} messages acknowledged ({len(by_victim)} by the killed replica), "
+          f"{len(waiting_at_kill)} unanswered at the kill, {len(in_flight)} in flight on it, {len(twice)} answered twice; "
+          f"{len(on_survivor)} requests to the survivor, all 200")
