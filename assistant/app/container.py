@@ -372,7 +372,7 @@ class Services:
         return Pipeline(
             self.catalog, self.retriever(mode), self.reranker if rerank else PassThrough(), self.answer_chain,
             tools=self.tool_stage, memory=self.memory, spelling=self.spelling, rules=self.rule_book, top_k=r.top_k,
-            rerank_depth=r.rerank_depth, rerank_budget_ms=r.rerank_budget_ms,
+            rerank_depth=r.rerank_depth, rerank_budget_ms=r.rerank_budget_ms, trace_depth=r.trace_depth,
         )
 
     @cached_property

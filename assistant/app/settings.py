@@ -88,6 +88,9 @@ class RetrievalSettings(BaseModel):
     # passages not judged keep their fused order. Unset: judge all `rerank_depth` (evaluation runs do).
     rerank_budget_ms: float | None = Field(500.0, gt=0)
     top_k: int = Field(5, ge=1)
+    # Candidates each stage shows in an answer's trace (the console, the API); also how deep the
+    # ranking is that an eval run through the API scores (runs in-process use 100).
+    trace_depth: int = Field(20, ge=1, le=200)
 
 
 class AnsweringSettings(BaseModel):
