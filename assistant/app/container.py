@@ -27,7 +27,7 @@ from assistant.app.auth import Authenticator, session_secret
 from assistant.app.metrics import Metrics
 from assistant.app.routing import seed_from_settings
 from assistant.app.settings import Settings
-from assistant.embed.background import BackgroundEmbedder
+from assistant.embed.background import BackgroundEmbedder, LazyEmbedder
 from assistant.embed.base import Embedder, make_embedder
 from assistant.errors import ConfigError
 from assistant.memory.conversation import ConversationMemory
@@ -392,7 +392,12 @@ class Services:
         """The ingestion worker's: a model session of its own on one core, at a lower CPU priority, so a
         question's embedding never waits behind an upload's batches (``assistant/embed/background.py``)."""
         spec = self.settings.models.embedder
-        return BackgroundEmbedder(make_embedder(spec, threads=1) if spec == "use" else self.embedder)
+        if spec != "use":
+            return BackgroundEmbedder(self.embedder)
+        from assistant.embed.use import USEEmbedder
+
+        return BackgroundEmbedder(LazyEmbedder(lambda: make_embedder(spec, threads=1), name=USEEmbedder.name,
+                                               dim=USEEmbedder.dim))
 
     def ingestor(self, *, with_vectors: bool = True, background: bool = False) -> Ingestor:
         """``background``: for workers that ingest while questions are answered (see ``background_embedder``)."""

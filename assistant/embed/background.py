@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,3 +49,29 @@ class BackgroundEmbedder:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.niceness))
         except OSError as exc:  # not allowed here: ingest at normal priority
             log.debug("could not lower the ingestion thread's priority: %s", exc)
+
+
+class LazyEmbedder:
+    """An embedder loaded on first use: the ingestion worker's own session costs a server's start
+    nothing until something is uploaded."""
+
+    def __init__(self, load: Callable[[], Embedder], *, name: str, dim: int):
+        self._load = load
+        self.name = name
+        self.dim = dim
+        self._inner: Embedder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def inner(self) -> Embedder:
+        if self._inner is None:
+            with self._lock:
+                if self._inner is None:
+                    self._inner = self._load()
+        return self._inner
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)

@@ -48,3 +48,17 @@ def test_documents_are_embedded_at_a_lower_priority_and_questions_are_not(embedd
     assert seen["ingest"] > base, "the ingestion thread kept the questions' priority"
     assert seen["ask"] == base
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller of the test untouched
+
+
+def test_the_ingestion_workers_model_session_loads_on_the_first_upload_not_at_start(tmp_path):
+    """A server's start does not pay for the worker's second model session until something is ingested."""
+    from assistant.app.container import Services
+    from tests.conftest import make_settings
+
+    with Services(make_settings(tmp_path / "data")) as services:
+        embedder = services.background_embedder
+        lazy = embedder.inner
+        assert lazy._inner is None and (lazy.name, lazy.dim) == ("use-multilingual-v3", 512)
+        vectors = embedder.embed_documents(TEXTS)
+        assert lazy._inner is not None and vectors.shape == (3, 512)
+        np.testing.assert_allclose(vectors, services.embedder.embed_documents(TEXTS), atol=1e-4)
