@@ -131,12 +131,21 @@ class WarmUp:
 def warm_models(services: Services) -> None:
     """Build the default pipeline and run its model stages once per language: spelling, retrieval
     (segmenter, embedder, indexes) and the cross-encoder. No answer is written, so no LLM is called."""
+    # The embedder loads on a thread of its own while the rest loads here: onnxruntime builds its
+    # session outside the GIL, so the cross-encoder's session and the pure-Python tables (segmenter,
+    # pinyin readings for the spelling corrector) overlap with it on two cores. Each lazily built
+    # part is touched by one thread only until the join (a failure there surfaces again below).
+    embedder = threading.Thread(target=lambda: services.embedder, name="load-embedder", daemon=True)
+    embedder.start()
+    services.reranker  # noqa: B018
+    services.answerability  # noqa: B018 - loads the refusal judge
+    if services.spelling is not None:
+        for question in WARM_QUESTIONS:
+            services.spelling.run(question)
+    embedder.join()
     pipeline = services.default_pipeline
     kbs = [kb.name for kb in services.catalog.list_kbs()]
-    services.answerability  # noqa: B018 - loads the refusal judge
     for question in WARM_QUESTIONS:
-        if pipeline.spelling is not None:
-            pipeline.spelling.run(question)
         hits = pipeline.retriever.retrieve(question, kb_ids=kbs, k=pipeline.rerank_depth).hits
         if pipeline.reranker.can_judge(question):
             pipeline.reranker.rerank(question, hits, len(hits))
