@@ -1,6 +1,6 @@
 """Memory over time: ``/v1/ask`` under steady mixed load for ten minutes, the server's RSS every minute.
 
-    .venv/bin/python benchmarks/soak.py [--minutes 10] [--clients 8] [--fill 0]
+    .venv/bin/python benchmarks/soak.py [--minutes 10] [--clients 8] [--fill 0] [--restart] [--data-dir DIR]
 
 Starts ``assistant serve --load-demo`` on a fresh data directory (as benchmarks/load.py does) and
 drives it with ``--clients`` closed-loop clients over the demo eval set's questions, three Chinese to
@@ -10,7 +10,10 @@ minute's RSS with the first's (growth within 10 %).
 
 ``--fill N`` first uploads synthetic SOPs (benchmarks/synthetic.py) until the knowledge bases hold
 about N chunks, then soaks: RSS with a large knowledge base loaded (the target is 100k chunks within
-1.5 GB). Embedding 100k chunks takes a long while on two cores.
+1.5 GB). Embedding 100k chunks takes about ten minutes on two cores. ``--restart`` stops the server
+after the fill and soaks a fresh one on the same data (what serving that knowledge base costs, without
+what the ingestion left in the process); ``--data-dir`` keeps the data for another run (a directory
+that already holds the chunks is not filled again).
 
 The last line is ``rss_first_mb=N rss_last_mb=N rss_growth_pct=N rss_max_mb=N chunks=N``.
 """
@@ -73,21 +76,29 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--fill", type=int, default=0, help="chunks to index before the soak (0: the demo only)")
+    parser.add_argument("--restart", action="store_true", help="soak a fresh server on the filled data")
+    parser.add_argument("--data-dir", type=Path, help="keep the server's data here (default: a temporary one)")
     args = parser.parse_args()
 
     zh, en = questions()
     minutes: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="soak-bench-") as tmp:
+        data_dir = args.data_dir or Path(tmp) / "data"
         erp_port = free_port()
         erp = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "erp-demo", "--port", str(erp_port)],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "ASSISTANT_DATA_DIR": str(Path(tmp) / "erp")})
-        server = Server(Path(tmp) / "data", load_demo=True, erp_url=f"http://127.0.0.1:{erp_port}")
+        erp_url = f"http://127.0.0.1:{erp_port}"
+        server = Server(data_dir, load_demo=True, erp_url=erp_url)
         try:
             print(f"server ready in {server.wait_ready():.1f} s; RSS {server.rss_mb():.0f} MB", flush=True)
             key = api_key(server.url)
             held = fill(server.url, key, args.fill, Path(tmp) / "files") if args.fill else chunks(server.url, key)
             print(f"{held} chunks indexed; RSS {server.rss_mb():.0f} MB", flush=True)
+            if args.restart:
+                server.stop()
+                server = Server(data_dir, load_demo=False, erp_url=erp_url)
+                print(f"restarted: ready in {server.wait_ready():.1f} s; RSS {server.rss_mb():.0f} MB", flush=True)
             print("| minute | req/s | zh p95 | en p95 | errors | RSS MB |")
             print("|---|---|---|---|---|---|")
             for m in range(1, args.minutes + 1):
