@@ -40,7 +40,7 @@ from assistant.app.http_auth import Guard, RequestIds, request_id
 from assistant.app.curation import Curation, ImFeedback
 from assistant.app.knowledge import KnowledgeBases
 from assistant.app.metrics import ServiceState, metrics_router
-from assistant.app.readiness import WarmUp, warm_models
+from assistant.app.readiness import ModelLoader, WarmUp, warm_models
 from assistant.app.request_log import RequestLog
 from assistant.app.routes_admin import admin_router
 from assistant.app.routes_audit import audit_router
@@ -91,15 +91,25 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     def start_worker() -> None:
         if not settings.ingestion.server_worker:  # `assistant worker` processes take the jobs
             return
+        if settings.models.embedder != "use":
+            loader.join()  # the worker shares the questions' embedder, which the loader is building
         worker_box.append(IngestWorker(services.ingestor(background=True), services.jobs, lease_seconds=settings.ingestion.lease_seconds,
                                        telemetry=services.metrics))
         worker_box[0].start()
 
+    loader = ModelLoader(services)  # the model sessions load on a thread of their own from the first step
+
+    def load_demo_after_models() -> None:
+        if load_demo and services.catalog.count_chunks() == 0:
+            loader.join()  # the demo is embedded with the embedder the loader is building
+        load_demo_if_empty()
+
     warm_up = WarmUp(services, steps=[
+        ("model sessions", loader.start),
         ("sweep", services.sweep),
         ("ingestion worker", start_worker),
-        ("demo knowledge base", load_demo_if_empty),
-        ("models", lambda: warm_models(services)),  # load the models before the first request, not during it
+        ("demo knowledge base", load_demo_after_models),
+        ("models", lambda: warm_models(services, loader)),  # load the models before the first request, not during it
     ])
 
     @asynccontextmanager

@@ -128,21 +128,42 @@ class WarmUp:
         return sum(self.services.vector.count(kb.name) for kb in kbs)
 
 
-def warm_models(services: Services) -> None:
+class ModelLoader:
+    """Loads the two model sessions (embedder, cross-encoder) on a thread of their own, from the first
+    step of the warm-up: onnxruntime builds its sessions outside the GIL, so the steps that run
+    meanwhile (the sweep, opening the indexes, the segmenter and pinyin tables, all pure Python) use
+    the other core. Until ``join`` returns, nothing else may touch ``services.embedder`` or
+    ``services.reranker``; a failure on the thread surfaces again when they are next asked for."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self._thread = threading.Thread(target=self._load, name="load-models", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join()
+
+    def _load(self) -> None:
+        try:
+            self.services.embedder  # noqa: B018
+            self.services.reranker  # noqa: B018
+        except Exception as exc:  # asked again after the join, where the error is reported
+            log.debug("loading the models failed on the loader thread: %s", type(exc).__name__)
+
+
+def warm_models(services: Services, loader: ModelLoader | None = None) -> None:
     """Build the default pipeline and run its model stages once per language: spelling, retrieval
-    (segmenter, embedder, indexes) and the cross-encoder. No answer is written, so no LLM is called."""
-    # The embedder loads on a thread of its own while the rest loads here: onnxruntime builds its
-    # session outside the GIL, so the cross-encoder's session and the pure-Python tables (segmenter,
-    # pinyin readings for the spelling corrector) overlap with it on two cores. Each lazily built
-    # part is touched by one thread only until the join (a failure there surfaces again below).
-    embedder = threading.Thread(target=lambda: services.embedder, name="load-embedder", daemon=True)
-    embedder.start()
-    services.reranker  # noqa: B018
+    (segmenter, embedder, indexes) and the cross-encoder. No answer is written, so no LLM is called.
+    With a started ``loader``, the pure-Python parts load here while it loads the model sessions."""
     services.answerability  # noqa: B018 - loads the refusal judge
     if services.spelling is not None:
         for question in WARM_QUESTIONS:
             services.spelling.run(question)
-    embedder.join()
+    if loader is not None:
+        loader.join()
     pipeline = services.default_pipeline
     kbs = [kb.name for kb in services.catalog.list_kbs()]
     for question in WARM_QUESTIONS:
