@@ -117,3 +117,12 @@ def test_alembic_upgrade_head_creates_the_schema_in_an_empty_postgresql_database
 
 def test_migrations_live_in_the_package():
     assert (MIGRATIONS / "env.py").is_file() and sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))
+
+
+def test_the_head_revision_the_engine_knows_is_the_newest_migration():
+    """Opening a database already at HEAD_REVISION skips Alembic: a new migration must move it."""
+    from alembic.script import ScriptDirectory
+
+    from assistant.storage.sql.engine import HEAD_REVISION, MIGRATIONS
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
