@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
                                        telemetry=services.metrics))
         worker_box[0].start()
 
-    loader = ModelLoader(services)  # the model sessions load on a thread of their own from the first step
+    # The model sessions load on a thread of their own from the moment the server starts: opening the
+    # storage, the sweep and the pure-Python tables run meanwhile on the other core.
+    loader = ModelLoader(services)
 
     def load_demo_after_models() -> None:
         if load_demo and services.catalog.count_chunks() == 0:
@@ -105,7 +107,6 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
         load_demo_if_empty()
 
     warm_up = WarmUp(services, steps=[
-        ("model sessions", loader.start),
         ("sweep", services.sweep),
         ("ingestion worker", start_worker),
         ("demo knowledge base", load_demo_after_models),
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        loader.start()
         services.open(url=url)  # one process owns an embedded data directory
         console.start()  # its health page keeps the recent warnings and errors from here on
         try:

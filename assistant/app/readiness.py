@@ -129,8 +129,8 @@ class WarmUp:
 
 
 class ModelLoader:
-    """Loads the two model sessions (embedder, cross-encoder) on a thread of their own, from the first
-    step of the warm-up: onnxruntime builds its sessions outside the GIL, so the steps that run
+    """Loads the two model sessions (embedder, cross-encoder) on a thread of their own, from the start
+    of the server's lifespan: onnxruntime builds its sessions outside the GIL, so the steps that run
     meanwhile (the sweep, opening the indexes, the segmenter and pinyin tables, all pure Python) use
     the other core. Until ``join`` returns, nothing else may touch ``services.embedder`` or
     ``services.reranker``; a failure on the thread surfaces again when they are next asked for."""
@@ -140,10 +140,13 @@ class ModelLoader:
         self._thread = threading.Thread(target=self._load, name="load-models", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        """Start loading (once: a second call, from an app started again, does nothing)."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def join(self) -> None:
-        if self._thread.is_alive() or self._thread.ident is not None:
+        """Wait for the loading to end (at once when it never started)."""
+        if self._thread.ident is not None:
             self._thread.join()
 
     def _load(self) -> None:
