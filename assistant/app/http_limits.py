@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Row ids in paths and queries: what a 64-bit database integer holds. A bigger one is refused (422)
+# before it reaches the database, which would fail on it.
+ROW_ID_MAX = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 
 class _TooLarge(Exception):

@@ -20,6 +20,7 @@ from assistant.app.audit_trail import Actor, act_entry
 from assistant.app.auth import SESSION_COOKIE
 from assistant.app.container import Services
 from assistant.app.http_auth import Guard, request_id
+from assistant.app.http_limits import RowId
 from assistant.domain import ApiKey, CustomerBinding, Department, ImRule, Principal, Role, User
 from assistant.errors import AssistantError
 
@@ -54,7 +55,7 @@ class KeyIn(BaseModel):
     name: str = Field("", max_length=100)
     role: Role
     departments: list[str] = Field(default_factory=list)
-    expires_in_days: float | None = Field(None, gt=0)
+    expires_in_days: float | None = Field(None, gt=0, le=36500)
 
 
 class KeyCreated(BaseModel):
@@ -192,7 +193,7 @@ def admin_router(services: Services, guard: Guard, limiter) -> APIRouter:
         return rule
 
     @router.delete("/im-rules/{rule_id}", tags=["administration"])
-    def delete_im_rule(rule_id: int, request: Request, principal: Principal = admin) -> dict:
+    def delete_im_rule(rule_id: RowId, request: Request, principal: Principal = admin) -> dict:
         if not directory.delete_im_rule(rule_id):
             raise HTTPException(404, f"no IM rule {rule_id}")
         audit(request, principal, "im_rule.delete", str(rule_id))

@@ -16,7 +16,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -25,6 +25,7 @@ from assistant.access import may_read, unrestricted
 from assistant.app.audit_trail import act_entry
 from assistant.app.container import Services
 from assistant.app.http_auth import Guard, request_id
+from assistant.app.http_limits import ROW_ID_MAX, RowId
 from assistant.domain import AuditEntry, AuditKind, AuditQuery, Principal
 
 CSV_COLUMNS = (
@@ -44,7 +45,7 @@ def audit_query(
     refused: bool | None = None,
     kind: AuditKind | None = None,
     channel: str | None = Query(None, max_length=40),
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> AuditQuery:
     return AuditQuery(since=since, until=until, principal=principal, department=department, kb=kb, doc=doc,
@@ -116,7 +117,7 @@ def audit_router(services: Services, guard: Guard) -> APIRouter:
             "Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'})
 
     @router.get("/{entry_id}")
-    def one(entry_id: int, principal: Principal = reader) -> AuditEntry:
+    def one(entry_id: RowId, principal: Principal = reader) -> AuditEntry:
         found = services.audit.query(AuditQuery(before_id=entry_id + 1, limit=1))
         if not found or found[0].id != entry_id or not visible_to(services, principal)(found[0]):
             raise HTTPException(404, f"no audit entry {entry_id}")

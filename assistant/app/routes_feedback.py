@@ -24,13 +24,14 @@ from assistant.access import Forbidden
 from assistant.app.audit_trail import Actor
 from assistant.app.curation import AnswerNotFound, Curation, GapClosed, GapNotFound
 from assistant.app.http_auth import Guard, request_id
+from assistant.app.http_limits import ROW_ID_MAX, RowId
 from assistant.app.knowledge import DocumentNotFound
 from assistant.domain import Document, Gap, Principal, Vote
 from assistant.errors import AssistantError, UnknownKnowledgeBase
 
 
 class FeedbackBody(BaseModel):
-    answer_id: int = Field(description="The answer's `answer_id` (its audit row).")
+    answer_id: int = Field(ge=1, le=ROW_ID_MAX, description="The answer's `answer_id` (its audit row).")
     vote: Vote
     comment: str = Field("", max_length=2000)
 
@@ -79,12 +80,12 @@ def feedback_router(curation: Curation, guard: Guard) -> APIRouter:
         return {"gaps": page.gaps, "total": page.total, "offset": offset, "limit": limit}
 
     @router.post("/gaps/{gap_id}/dismiss")
-    def dismiss(gap_id: int, a: Actor = managing) -> Gap:
+    def dismiss(gap_id: RowId, a: Actor = managing) -> Gap:
         with _refused():
             return curation.dismiss(a, gap_id)
 
     @router.post("/gaps/{gap_id}/curate", status_code=201)
-    def curate_gap(gap_id: int, body: GapCuration, a: Actor = managing) -> dict:
+    def curate_gap(gap_id: RowId, body: GapCuration, a: Actor = managing) -> dict:
         with _refused():
             gap, doc = curation.curate(a, gap_id, body.kb, body.question, body.answer)
         return {"gap": gap.model_dump(mode="json"), "entry": _entry_json(doc)}

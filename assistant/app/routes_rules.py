@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from assistant.app.audit_trail import Actor
 from assistant.app.container import Services
 from assistant.app.http_auth import Guard, request_id
+from assistant.app.http_limits import RowId
 from assistant.app.routing import RoutingRules, RuleTrial
 from assistant.domain import (
     Language,
@@ -104,14 +105,14 @@ def rules_router(services: Services, guard: Guard) -> APIRouter:
                               departments=departments, role=body.role, language=body.language)
 
     @router.get("/{rule_id}")
-    def get_rule(rule_id: int, _: Principal = reader) -> RoutingRule:
+    def get_rule(rule_id: RowId, _: Principal = reader) -> RoutingRule:
         try:
             return rules.get(rule_id)
         except UnknownRule as exc:
             raise HTTPException(404, str(exc)) from exc
 
     @router.put("/{rule_id}")
-    def update_rule(rule_id: int, request: Request, body: dict[str, Any] = Body(examples=[RULE_EXAMPLE]),
+    def update_rule(rule_id: RowId, request: Request, body: dict[str, Any] = Body(examples=[RULE_EXAMPLE]),
                     principal: Principal = admin) -> RoutingRule:
         """Save the rule's new form as its next version; send the ``version`` you read to be told (409)
         when someone saved it meanwhile."""
@@ -128,7 +129,7 @@ def rules_router(services: Services, guard: Guard) -> APIRouter:
             raise HTTPException(409, str(exc)) from exc
 
     @router.delete("/{rule_id}")
-    def delete_rule(rule_id: int, request: Request, principal: Principal = admin) -> RoutingRule:
+    def delete_rule(rule_id: RowId, request: Request, principal: Principal = admin) -> RoutingRule:
         """Remove the rule; its history keeps it, the deletion as its last version."""
         try:
             return rules.delete(rule_id, actor(request, principal))
@@ -136,7 +137,7 @@ def rules_router(services: Services, guard: Guard) -> APIRouter:
             raise HTTPException(404, str(exc)) from exc
 
     @router.post("/{rule_id}/move")
-    def move_rule(rule_id: int, body: Move, request: Request, principal: Principal = admin) -> list[RoutingRule]:
+    def move_rule(rule_id: RowId, body: Move, request: Request, principal: Principal = admin) -> list[RoutingRule]:
         """Put the rule at ``position``; answers every rule in the new order."""
         try:
             rules.move(rule_id, body.position, actor(request, principal))
@@ -145,7 +146,7 @@ def rules_router(services: Services, guard: Guard) -> APIRouter:
         return rules.list_rules()
 
     @router.get("/{rule_id}/history")
-    def rule_history(rule_id: int, _: Principal = reader) -> list[RuleVersion]:
+    def rule_history(rule_id: RowId, _: Principal = reader) -> list[RuleVersion]:
         """Every saved state of the rule, oldest first, with who and when (deleted rules too)."""
         try:
             return rules.history(rule_id)
