@@ -21,9 +21,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Row ids in paths and queries: what a 64-bit database integer holds. A bigger one is refused (422)
-# before it reaches the database, which would fail on it.
-ROW_ID_MAX = 2**63 - 1
+# Row ids and offsets in paths, queries and bodies: far beyond any real one, and within what a 64-bit
+# database integer holds with room for ``id + 1``. A bigger one is refused (422) before it reaches
+# the database, which would fail on it (a 500).
+ROW_ID_MAX = 2**62
 RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 

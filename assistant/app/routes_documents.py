@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from assistant.access import Forbidden
 from assistant.app.audit_trail import Actor
 from assistant.app.http_auth import Guard, request_id
+from assistant.app.http_limits import ROW_ID_MAX
 from assistant.app.knowledge import (
     MAX_PAGE,
     DocumentNotFound,
@@ -86,7 +87,7 @@ def documents_router(knowledge: KnowledgeBases, guard: Guard, *, max_upload_byte
         kb: str,
         q: Annotated[str, Query(max_length=200, description="Part of the id, title, owner, file name or tags.")] = "",
         status: Literal["enabled", "disabled"] | None = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         a: Actor = who,
     ) -> dict:
@@ -117,7 +118,7 @@ def documents_router(knowledge: KnowledgeBases, guard: Guard, *, max_upload_byte
     def document_chunks(
         kb: str,
         doc_id: str,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         a: Actor = who,
     ) -> dict:

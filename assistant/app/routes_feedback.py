@@ -72,7 +72,7 @@ def feedback_router(curation: Curation, guard: Guard) -> APIRouter:
     @router.get("/gaps")
     def gaps(
         status: Literal["open", "curated", "dismissed", "all"] = "open",
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=ROW_ID_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         a: Actor = managing,
     ) -> dict:
