@@ -2,7 +2,8 @@
 PostgreSQL database of their own and the local Redis, talked to over HTTP as clients and platforms do.
 
 One cluster serves the module (starting one takes about a minute on two cores); each test works in a
-knowledge base of its own. The worker test kills a worker, so it runs last.
+knowledge base of its own. The eval runs first (before other knowledge bases change the keyword
+statistics); the tests that kill a worker and then a replica run last.
 """
 
 from __future__ import annotations
@@ -131,6 +132,39 @@ MEMBERSHIP = """# 星河会员积分规则
 """
 
 
+EVAL_SETS = {"demo": "data/eval/demo", "cmrc2018": "/work/shared/eval/cmrc2018"}  # the dev splits, as tests/eval reads them
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_SETS))
+def test_the_eval_harness_through_the_cluster_gives_the_embedded_figures(cluster, name, tmp_path):
+    """Two workers ingest the corpus, two replicas answer (through the balancer); the figures match
+    an embedded run's. Keyword search is PostgreSQL's in the cluster and tantivy's embedded (measured
+    equal within 0.001 nDCG@10 on five sets) and vectors are searched by a Chroma server, hence the
+    small tolerance. It runs first in the module: the keyword statistics are the deployment's, so
+    the other tests' knowledge bases would shift the scores a little."""
+    from assistant.app.evaluation import evaluate
+    from assistant.app.settings import REPO, Settings
+    from eval.compare import _is_latency, flatten_metrics
+    from eval.remote import RemoteWorkspaces
+    from eval.runner import run
+
+    path = REPO / EVAL_SETS[name]  # an absolute path stays as it is
+    if not path.is_dir():
+        pytest.skip(f"no {path}")
+    settings = Settings().with_updates(storage={"data_dir": tmp_path / "embedded"})
+    [embedded] = evaluate(path, settings, mode="hybrid+rerank").runs
+    [clustered] = run(path, RemoteWorkspaces(cluster.url, cluster.api_key), mode="hybrid+rerank")
+    a, b = embedded.result, clustered.result
+    assert a["queries"] == b["queries"] > 0
+    table = {m: (v, flatten_metrics(b).get(m)) for m, v in flatten_metrics(a).items() if not _is_latency(m)}
+    print(f"\n{name} (embedded/cluster): " + ", ".join(f"{m} {x:.3f}/{y:.3f}" for m, (x, y) in table.items()
+                                                       if x is not None and y is not None))
+    compared = table
+    off = {m: (x, y) for m, (x, y) in compared.items()
+           if (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) > 0.005)}
+    assert off == {}, f"metrics that differ between embedded and the cluster: {off}"
+
+
 def test_a_document_uploaded_through_one_replica_is_answerable_through_the_other_within_5_seconds(cluster):
     a, b = (client(cluster, url) for url in cluster.replica_urls)
     kb = new_kb(a)
@@ -241,38 +275,6 @@ def test_a_replace_on_one_replica_during_a_query_loop_on_the_other_shows_one_ver
               or s[2] not in ((), ("48",) if s[0] == ("A",) else ("24",))]
     assert broken == [], f"{len(broken)} of {len(seen)} answers showed both versions, neither, or a mix: {broken[:5]}"
     assert {s[0] for s in seen} == {("A",), ("B",)}, "both versions are answered over the run, one at a time"
-
-
-EVAL_SETS = {"demo": "data/eval/demo", "cmrc2018": "/work/shared/eval/cmrc2018"}  # the dev splits, as tests/eval reads them
-
-
-@pytest.mark.parametrize("name", sorted(EVAL_SETS))
-def test_the_eval_harness_through_the_cluster_gives_the_embedded_figures(cluster, name, tmp_path):
-    """Two workers ingest the corpus, two replicas answer (through the balancer); the figures match
-    an embedded run's. Keyword search is PostgreSQL's in the cluster and tantivy's embedded (measured
-    equal within 0.001 nDCG@10 on five sets) and vectors are searched by a Chroma server, hence the
-    small tolerance; the counts must be equal."""
-    from assistant.app.evaluation import evaluate
-    from assistant.app.settings import REPO, Settings
-    from eval.compare import _is_latency, flatten_metrics
-    from eval.remote import RemoteWorkspaces
-    from eval.runner import run
-
-    path = REPO / EVAL_SETS[name]  # an absolute path stays as it is
-    if not path.is_dir():
-        pytest.skip(f"no {path}")
-    settings = Settings().with_updates(storage={"data_dir": tmp_path / "embedded"})
-    [embedded] = evaluate(path, settings, mode="hybrid+rerank").runs
-    [clustered] = run(path, RemoteWorkspaces(cluster.url, cluster.api_key), mode="hybrid+rerank")
-    a, b = embedded.result, clustered.result
-    assert a["queries"] == b["queries"] > 0
-    table = {m: (v, flatten_metrics(b).get(m)) for m, v in flatten_metrics(a).items() if not _is_latency(m)}
-    print(f"\n{name} (embedded/cluster): " + ", ".join(f"{m} {x:.3f}/{y:.3f}" for m, (x, y) in table.items()
-                                                       if x is not None and y is not None))
-    compared = table
-    off = {m: (x, y) for m, (x, y) in compared.items()
-           if (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) > 0.005)}
-    assert off == {}, f"metrics that differ between embedded and the cluster: {off}"
 
 
 def refund_handbook(sections: int) -> str:
