@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -64,6 +65,24 @@ def show_results(results: list[dict]) -> None:
         show_table(header, rows)
 
 
+def _evaluate_deployment(dataset: Path, url: str, **options):
+    """``eval run --api URL``: the deployment ingests and answers; a refusal of it is a clear exit 2."""
+    import os
+
+    from assistant.app.evaluation import evaluate_deployment
+    from eval.remote import RemoteError
+
+    key = os.environ.get("ASSISTANT_API_KEY", "")
+    if not key:
+        fail("--api needs an API key of an administrator or knowledge manager in ASSISTANT_API_KEY")
+        raise typer.Exit(2)
+    try:
+        return evaluate_deployment(dataset, url, key, **options)
+    except (RemoteError, httpx.HTTPError) as exc:
+        fail(f"{url}: {exc}")
+        raise typer.Exit(2)
+
+
 def _read_run(path: Path):
     from eval.runfile import RunFileError, load_run
 
@@ -85,6 +104,11 @@ def run_command(
     rerank_depth: Annotated[
         Optional[int],
         typer.Option(min=1, help="Passages the cross-encoder judges per English query (default: ASSISTANT_RETRIEVAL__RERANK_DEPTH, 20)."),
+    ] = None,
+    api: Annotated[
+        Optional[str],
+        typer.Option(help="Run through a deployment's HTTP API at this URL (a server or a cluster's balancer) "
+                          "instead of in this process; its API key from ASSISTANT_API_KEY."),
     ] = None,
 ) -> None:
     """Ingest a dataset into a fresh, isolated knowledge base and score every query.
@@ -118,7 +142,10 @@ def run_command(
         if rerank_depth is not None:
             settings = settings.with_updates(retrieval={"rerank_depth": rerank_depth})
         try:
-            evaluation = evaluate(dataset, settings, mode=mode, limit=limit, progress=progress)
+            if api:
+                evaluation = _evaluate_deployment(dataset, api, mode=mode, limit=limit, progress=progress)
+            else:
+                evaluation = evaluate(dataset, settings, mode=mode, limit=limit, progress=progress)
         except DatasetError as exc:
             fail(exc)
             raise typer.Exit(2)

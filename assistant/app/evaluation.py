@@ -173,6 +173,36 @@ def evaluate(
     return Evaluation(dataset=dataset, runs=runs, file=to_run_file(runs, meta))
 
 
+def evaluate_deployment(
+    dataset_dir: Path | str,
+    url: str,
+    api_key: str,
+    *,
+    mode: str = "hybrid+rerank",
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Run a dataset through a running deployment's HTTP API (``eval.remote``): its workers ingest the
+    corpus into a knowledge base made for the run, its replicas answer. The run file says where."""
+    from eval.remote import RemoteWorkspaces
+
+    dataset = load_dataset(dataset_dir, limit=limit)
+    started = datetime.now(timezone.utc)
+    runs = run(dataset, RemoteWorkspaces(url, api_key), mode=mode, progress=progress)
+    meta = RunMeta(
+        date=started.isoformat(timespec="seconds"),
+        dataset=DatasetInfo(
+            name=dataset.name, path=str(Path(dataset_dir).resolve()), queries=len(dataset.queries),
+            documents=len(dataset.corpus), categories=dataset.categories, limit=limit,
+        ),
+        modes=expand_modes(mode),
+        git=git_state(REPO),
+        settings={"deployment": url},  # its own settings and models: not known from here
+        erp=f"the deployment's ({url})",
+    )
+    return Evaluation(dataset=dataset, runs=runs, file=to_run_file(runs, meta))
+
+
 def run_dataset(dataset: Path | str, settings: Settings | None = None, **options) -> list[ModeRun]:
     """``eval.runner.run`` with a workspace of ``settings`` (default: the environment's)."""
     return run(dataset, eval_workspace(settings or Settings()), **options)
