@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, create_engine, event, inspect, text
@@ -85,10 +84,10 @@ def stamp_legacy(conn: Connection) -> bool:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to ``revision`` (stamping a 0.1 database first)."""
-    from alembic import command
-
     if revision == "head" and current_revision(engine) == HEAD_REVISION:
         return
+    from alembic import command
+
     with engine.begin() as conn:
         migration_lock(conn)
         stamp_legacy(conn)
