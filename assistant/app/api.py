@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
         if load_demo and services.catalog.count_chunks() == 0:
             from ingest.demo import load_bindings, load_demo as load
 
+            loader.join()  # the demo is embedded with the embedder the loader is building
             results = load(services.ingestor())
             failed = [r for r in results if r.status == "failed"]
             log.info("demo knowledge base loaded: %d files, %d failed", len(results), len(failed))
@@ -101,15 +102,10 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
     # storage, the sweep and the pure-Python tables run meanwhile on the other core.
     loader = ModelLoader(services)
 
-    def load_demo_after_models() -> None:
-        if load_demo and services.catalog.count_chunks() == 0:
-            loader.join()  # the demo is embedded with the embedder the loader is building
-        load_demo_if_empty()
-
     warm_up = WarmUp(services, steps=[
         ("sweep", services.sweep),
         ("ingestion worker", start_worker),
-        ("demo knowledge base", load_demo_after_models),
+        ("demo knowledge base", load_demo_if_empty),
         ("models", lambda: warm_models(services, loader)),  # load the models before the first request, not during it
     ])
 
