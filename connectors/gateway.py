@@ -322,7 +322,8 @@ class Gateway:
         self.limiter = limiter or MemoryRateLimiter()
         self.channels = channels
         self.stats = GatewayStats(self.telemetry)
-        self._lanes: list[Lane] = [lane, MemoryLane(settings.queue_size)] if lane else [MemoryLane(settings.queue_size)]
+        self._local = MemoryLane(settings.queue_size)  # this process's; the only one without a shared lane
+        self._lanes: list[Lane] = [lane, self._local] if lane else [self._local]
         self._busy = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -407,7 +408,7 @@ class Gateway:
         """Finish what is being answered and what waits in memory (up to ``timeout``), then stop the
         workers; jobs in a shared lane stay there for the other replicas."""
         deadline = time.monotonic() + timeout
-        self._wait(lambda: self._lanes[-1].waiting() == 0 and self._busy == 0, timeout)
+        self._wait(lambda: self._local.waiting() == 0 and self._busy == 0, timeout)
         self._stopping.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
