@@ -112,6 +112,16 @@ class Server:
         self.log.close()
 
 
+def start_demo_erp(tmp: Path) -> tuple[subprocess.Popen, str]:
+    """``assistant erp-demo`` on a free port with its data under ``tmp``: the process and its URL
+    (order questions are looked up, as in `make run`)."""
+    port = free_port()
+    erp = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "erp-demo", "--port", str(port)],
+                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "ASSISTANT_DATA_DIR": str(tmp / "erp")})
+    return erp, f"http://127.0.0.1:{port}"
+
+
 def api_key(url: str) -> str:
     with httpx.Client(base_url=url, timeout=30) as client:
         r = client.post("/v1/auth/login", json={"username": "admin", "password": PASSWORD})
@@ -247,11 +257,7 @@ def main() -> None:
     levels: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        erp_port = free_port()
-        erp = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "erp-demo", "--port", str(erp_port)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "ASSISTANT_DATA_DIR": str(Path(tmp) / "erp")})
-        erp_url = f"http://127.0.0.1:{erp_port}"
+        erp, erp_url = start_demo_erp(Path(tmp))
         server = Server(data_dir, load_demo=True, erp_url=erp_url)
         try:
             first = server.wait_ready()

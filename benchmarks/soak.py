@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import Level, Server, api_key, drive, free_port, mixed, questions  # noqa: E402
+from benchmarks.load import Level, Server, api_key, drive, mixed, questions, start_demo_erp  # noqa: E402
 from benchmarks.synthetic import document  # noqa: E402
 
 BATCH = 100  # files per upload while filling
@@ -84,11 +82,7 @@ def main() -> None:
     minutes: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="soak-bench-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
-        erp_port = free_port()
-        erp = subprocess.Popen([sys.executable, "-m", "assistant.app.cli", "erp-demo", "--port", str(erp_port)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "ASSISTANT_DATA_DIR": str(Path(tmp) / "erp")})
-        erp_url = f"http://127.0.0.1:{erp_port}"
+        erp, erp_url = start_demo_erp(Path(tmp))
         server = Server(data_dir, load_demo=True, erp_url=erp_url)
         try:
             print(f"server ready in {server.wait_ready():.1f} s; RSS {server.rss_mb():.0f} MB", flush=True)
