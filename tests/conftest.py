@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,26 @@ DEMO_EVAL = REPO / "data" / "eval" / "demo"
 def make_settings(data_dir: Path, **groups) -> Settings:
     """Settings over an embedded data directory of its own, with some groups changed."""
     return Settings(storage={"data_dir": data_dir}).with_updates(**groups)
+
+
+@contextmanager
+def served_app(data_dir: Path) -> Iterator[tuple[object, str, str]]:
+    """The whole app over ``data_dir`` on a real socket (uvicorn on 127.0.0.1; the lifespan is the
+    test client's): ``(client signed in as the administrator, base URL, the administrator's API key)``."""
+    from fastapi.testclient import TestClient
+
+    from assistant.app.api import create_app
+    from tests.connectors.conftest import Server
+
+    settings = make_settings(data_dir)
+    with TestClient(create_app(settings)) as client:
+        key = (settings.storage.data_dir / "cli.key").read_text().strip()
+        client.headers["Authorization"] = f"Bearer {key}"
+        server = Server(client.app)
+        try:
+            yield client, server.base, key
+        finally:
+            server.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from assistant.app.api import create_app
-from tests.conftest import make_settings
-from tests.connectors.conftest import Server
+from tests.conftest import served_app
 
 CORPUS = [
     {"_id": "invoice", "title": "电子发票", "text": "确认收货后24小时内开具电子普通发票，发送至预留邮箱。"},
@@ -31,16 +28,8 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("deployment") / "data")
-    app = create_app(settings)
-    with TestClient(app) as client:
-        key = (settings.storage.data_dir / "cli.key").read_text().strip()
-        client.headers["Authorization"] = f"Bearer {key}"
-        served = Server(app)
-        try:
-            yield served.base, key, client
-        finally:
-            served.close()
+    with served_app(tmp_path_factory.mktemp("deployment") / "data") as (client, base, key):
+        yield base, key, client
 
 
 @pytest.fixture
