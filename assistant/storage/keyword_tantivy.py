@@ -57,6 +57,10 @@ class TantivyKeywordIndex:
     def _writer_(self) -> tantivy.IndexWriter:
         if self._writer is None:
             self._writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            # A writer killed inside a commit leaves files its meta.json never named (a deletion
+            # file, say); the next commit would want the same names and fail. tantivy removes such
+            # files only after a commit succeeds, so remove them before the first one.
+            self._writer.garbage_collect_files()
         return self._writer
 
     def apply(self, add: Sequence[Chunk] = (), remove_ids: Sequence[str] = ()) -> None:

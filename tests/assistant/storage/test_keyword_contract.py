@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -265,3 +266,22 @@ def test_two_processes_over_one_database_see_each_other_s_writes_at_once(postgre
         assert one.doc_freq(["批量"]) == {"批量": 20}
     finally:
         other_engine.dispose()
+
+
+def test_tantivy_stays_writable_after_a_writer_died_inside_a_commit(tmp_path):
+    """kill -9 between writing a deletion file and naming it in meta.json leaves that file behind;
+    the next writer's deletion gets the same name. Found by the crash test in CI."""
+    index = _tantivy(tmp_path)
+    index.apply(add=CORPUS)
+    folder = tmp_path / "keyword"
+    meta = json.loads((folder / "meta.json").read_text())
+    segment = meta["segments"][0]["segment_id"].replace("-", "")
+    leftover = f"{segment}.{meta['opstamp'] + 1}.del"  # what the dead writer's next deletion was named
+    (folder / leftover).write_bytes(b"half written")
+    managed = json.loads((folder / ".managed.json").read_text())
+    (folder / ".managed.json").write_text(json.dumps([*managed, leftover]))  # tantivy names a file before writing it
+
+    reopened = _tantivy(tmp_path)
+    reopened.apply(remove_ids=["refund-1"])
+    assert reopened.count() == len(CORPUS) - 1
+    assert "refund-1" not in ids(search(reopened, "原路退回"))
