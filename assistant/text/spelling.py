@@ -228,6 +228,7 @@ _TONE_MARKS = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü�
 _NOT_LETTER = re.compile(r"[^a-z]")
 
 
+@functools.lru_cache(maxsize=None)  # a few thousand readings, met some 200,000 times building the table
 def _toneless(reading: str) -> str:
     return _NOT_LETTER.sub("", reading.translate(_TONE_MARKS))
 
