@@ -1,11 +1,12 @@
 """Warm start: ``assistant serve`` launched on a data directory that already holds a knowledge base,
 until ``/healthz`` (the port is open) and ``/readyz`` (answers are ready) say 200.
 
-    .venv/bin/python benchmarks/warm_start.py [--starts 5] [--files 0]
+    .venv/bin/python benchmarks/warm_start.py [--starts 5] [--files 0] [--data-dir DIR]
 
 The first start loads the demo knowledge base (and, with ``--files``, that many synthetic SOPs
 ingested through the API) and is not counted; then the server is stopped and started again
-``--starts`` times on the same directory. Each row shows the time to the open port, to ready, and the
+``--starts`` times on the same directory. ``--data-dir`` times starts on a data directory that is
+already there instead (benchmarks/soak.py ``--fill 100000 --data-dir DIR`` makes one of 100k chunks). Each row shows the time to the open port, to ready, and the
 warm-up's own steps as ``/readyz`` reports them. The last line is
 ``warm_start_s=N healthz_s=N`` (medians).
 """
@@ -51,26 +52,33 @@ def timed_start(data_dir: Path, erp_url: str) -> tuple[float, float, dict[str, f
         server.stop()
 
 
+def prepare(data_dir: Path, erp_url: str, files: int, folder: Path) -> None:
+    """The demo knowledge base (and ``files`` synthetic SOPs) in a new data directory."""
+    first = Server(data_dir, load_demo=True, erp_url=erp_url)
+    try:
+        print(f"first start (demo loaded): {first.wait_ready():.1f} s", flush=True)
+        if files:
+            key = api_key(first.url)
+            job = upload(first.url, key, files, folder)
+            while httpx.get(f"{first.url}/v1/jobs/{job}", headers={"Authorization": f"Bearer {key}"},
+                            timeout=30).json()["status"] not in ("done", "failed"):
+                time.sleep(1)
+            print(f"{files} files ingested", flush=True)
+    finally:
+        first.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--files", type=int, default=0, help="synthetic SOPs added before the timed starts")
+    parser.add_argument("--data-dir", type=Path, help="time starts on this existing data directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="warm-start-") as tmp:
-        data_dir = Path(tmp) / "data"
+        data_dir = args.data_dir or Path(tmp) / "data"
         erp, erp_url = start_demo_erp(Path(tmp))
-        first = Server(data_dir, load_demo=True, erp_url=erp_url)
-        try:
-            print(f"first start (demo loaded): {first.wait_ready():.1f} s", flush=True)
-            if args.files:
-                key = api_key(first.url)
-                job = upload(first.url, key, args.files, Path(tmp) / "files")
-                while httpx.get(f"{first.url}/v1/jobs/{job}", headers={"Authorization": f"Bearer {key}"},
-                                timeout=30).json()["status"] not in ("done", "failed"):
-                    time.sleep(1)
-                print(f"{args.files} files ingested", flush=True)
-        finally:
-            first.stop()
+        if args.data_dir is None:
+            prepare(data_dir, erp_url, args.files, Path(tmp) / "files")
         runs = []
         print("\n| start | healthz s | ready s | warm-up steps s |\n|---|---|---|---|")
         for n in range(args.starts):

@@ -203,9 +203,16 @@ class Services:
         return self
 
     def sweep(self) -> int:
-        """Purge index leftovers of writers that stopped: all of them when this process owns the storage
-        alone, else only those the ledger proves dead. Also drops abandoned upload folders."""
-        removed = self.janitor.sweep_orphans() if self.lock.exclusive else self.janitor.sweep_leftovers()
+        """Purge index leftovers of writers that stopped: those the catalog's ledger lists, and every
+        entry the catalog does not know when this process owns the storage alone and its last owner died
+        holding it. Also drops abandoned upload folders."""
+        if self.lock.exclusive and self.lock.needs_full_sweep:
+            log.info("the last owner of %s did not close it: comparing every index entry with the catalog",
+                     self.settings.storage.data_dir)
+            removed = self.janitor.sweep_orphans()
+            self.lock.needs_full_sweep = False
+        else:
+            removed = self.janitor.sweep_leftovers()
         self._drop_abandoned_uploads()
         self.purge_audit()
         return removed

@@ -376,10 +376,14 @@ class StorageLock(Protocol):
 
     Contract: ``acquire`` raises ``DataDirLocked`` naming the holder when another process owns the
     storage; ``holder`` tells who (pid, and URL for a server) so a CLI can send work there instead;
-    ``exclusive`` is True when holding the lock means no other process writes meanwhile.
+    ``exclusive`` is True when holding the lock means no other process writes meanwhile;
+    ``needs_full_sweep`` is True when the previous owner of exclusive storage died holding it (or is
+    unknown), so its leftovers are looked for by comparing every index entry with the catalog; the
+    owner sets it False once it has, and lets go saying so.
     """
 
     exclusive: bool
+    needs_full_sweep: bool
 
     def acquire(self, url: str | None = None) -> None: ...
 

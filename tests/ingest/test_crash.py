@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from assistant.app.container import Services
+from assistant.domain import Chunk
 from tests.conftest import make_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,3 +89,46 @@ def test_killed_ingestion_leaves_no_half_ingested_document(tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         check_consistent(data)
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from assistant.app.container import Services
+    from assistant.app.settings import Settings
+
+    Services(Settings(storage={"data_dir": Path(sys.argv[1])})).open()
+    print("holding", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_start_up_compares_every_index_entry_only_after_an_owner_died_holding_the_data_directory(tmp_path):
+    """The full comparison costs seconds per 100k chunks on every start; after an orderly close the
+    ledger is enough. An entry no ledger lists (as versions before the ledger left) shows which ran."""
+    data = tmp_path / "data"
+    stray = Chunk(id="stray-1", doc_id="stray", kb="kb1", ordinal=0, text="退货须在签收后7天内申请。")
+
+    def stray_indexed(services) -> bool:
+        return "stray-1" in services.keyword.ids_by_kb().get("kb1", set())
+
+    with Services(make_settings(data)) as services:
+        services.catalog.create_kb("kb1")
+        services.keyword.apply(add=[stray])
+        assert services.sweep() == 1 and not stray_indexed(services), "a first start compares everything"
+        services.keyword.apply(add=[stray])
+    with Services(make_settings(data)) as services:
+        assert services.sweep() == 0 and stray_indexed(services), "closed in order: the ledger alone is read"
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(data)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert holder.stdout.readline().strip() == "holding"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with Services(make_settings(data)):
+        pass  # a command that opens and closes without sweeping leaves the comparison to the next sweep
+    with Services(make_settings(data)) as services:
+        assert services.sweep() == 1 and not stray_indexed(services), "after a kill every entry is compared"
+    with Services(make_settings(data)) as services:
+        assert services.sweep() == 0
