@@ -387,7 +387,7 @@ class Services:
         """Homophone typos corrected toward the knowledge base's words (it needs the character pairs)."""
         if not self.settings.retrieval.keyword_bigrams or not self.settings.retrieval.correct_typos:
             return None
-        return HomophoneCorrector(self.keyword.doc_freq, self.tokenizer.cut)
+        return HomophoneCorrector(self.keyword.doc_freq, self.tokenizer.cut, cache_dir=self.settings.storage.cache_dir)
 
     @cached_property
     def default_pipeline(self) -> Pipeline:

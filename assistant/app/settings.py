@@ -53,6 +53,11 @@ class StorageSettings(BaseModel):
         return self.data_dir / "uploads"
 
     @property
+    def cache_dir(self) -> Path:
+        """Tables derived from packages' data, kept between starts (deleting it costs only time)."""
+        return self.data_dir / "cache"
+
+    @property
     def keyword_engine(self) -> Literal["tantivy", "postgres"]:
         """The keyword index to use: as set, or PostgreSQL when the storage is shared and in PostgreSQL."""
         if self.keyword:

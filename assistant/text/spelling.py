@@ -25,20 +25,28 @@ Conservative by construction, because it runs on every question and a wrong rewr
   (欠花呗 stays: the knowledge base says 花呗 far more than 钱花).
 
 pypinyin's data ships in its package (nothing is downloaded); it is reversed on first use, once per
-process (about half a second), into pinyin -> the common characters (GB 2312); jieba's dictionary is
-loaded beside it (about 0.1 s, 25 MB).
+process (about a quarter of a second), into pinyin -> the common characters (GB 2312), and kept as
+JSON in a cache folder when one is given (the next process reads it in a hundredth of that); jieba's
+dictionary is loaded beside it (about 0.1 s, 25 MB).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
 from typing import NamedTuple
 
 from assistant.text.cjk import CJK_PAIR_RUN
+
+log = logging.getLogger(__name__)
 
 DocFreq = Callable[[Sequence[str]], Mapping[str, int]]
 Cut = Callable[[str], list[str]]
@@ -53,6 +61,7 @@ FUNCTION_CHARACTERS = frozenset(
     "的了吗呢吧啊呀哦嘛么是在和与及或就都也还又把被让给对从向我你他她它这那哪谁请能会要想有您个之其着过为以不没很才已再先"
 )
 LIVE_READING_PHRASES = 2  # pypinyin phrases using a secondary reading for it to count (地 de 2; 不 fou 1)
+TABLE_FORMAT = 1  # of the cached pinyin table: change it when _PinyinTable's state changes
 
 
 @dataclass(frozen=True)
@@ -105,10 +114,12 @@ class HomophoneCorrector:
     tenth of a millisecond (the demo questions: median 0.1 ms, at most about 1 ms).
     """
 
-    def __init__(self, doc_freq: DocFreq, cut: Cut | None = None, *, min_doc_freq: int = 2):
+    def __init__(self, doc_freq: DocFreq, cut: Cut | None = None, *, min_doc_freq: int = 2,
+                 cache_dir: Path | None = None):
         self._doc_freq = doc_freq
         self._cut = cut or (lambda text: _lexicon().cut(text))
         self.min_doc_freq = min_doc_freq
+        self._cache_dir = cache_dir  # where the pinyin table is kept between processes
 
     def run(self, query: str) -> SpellingResult:
         runs = [(m.start(), m.group()) for m in CJK_PAIR_RUN.finditer(query)]
@@ -116,7 +127,7 @@ class HomophoneCorrector:
         if not runs:
             return SpellingResult(query, query)
         known = self._doc_freq([PAIR_MARK + run[i : i + 2] for _, run in runs for i in range(len(run) - 1)])
-        table = _pinyin_table()
+        table = _pinyin_table(self._cache_dir)
         found = [(start, run, _candidates(run, known, table, self._typed_words(run))) for start, run in runs]
         # evidence: chunks holding the new pair as a pair, then as a word; both must be enough (机号 is a
         # pair of 手机号, no word; an index without pairs, where nothing anchors a character, corrects nothing)
@@ -236,29 +247,46 @@ def _toneless(reading: str) -> str:
 class _PinyinTable:
     """Readings in use of every character, main one first, and reversed: the characters of each reading."""
 
-    def __init__(self, readings: Mapping[int, str], phrases: Mapping[str, list[list[str]]]):
+    def __init__(self, readings: dict[str, tuple[str, ...]], by_sound: dict[str, tuple[str, ...]], common: set[str]):
+        self._readings = readings
+        self._by_sound = by_sound
+        self.common = common  # the 3,755 most common characters (GB 2312 level 1)
+
+    @classmethod
+    def build(cls, readings: Mapping[int, str], phrases: Mapping[str, list[list[str]]]) -> "_PinyinTable":
+        """From pypinyin's data: readings by code point, and phrases with their readings."""
         in_phrases: dict[tuple[str, str], int] = {}
         for phrase, spoken in phrases.items():
             for char, options in zip(phrase, spoken):
                 key = (char, _toneless(options[0]))
                 in_phrases[key] = in_phrases.get(key, 0) + 1
-        self._readings: dict[str, tuple[str, ...]] = {}
+        in_use: dict[str, tuple[str, ...]] = {}
         by_sound: dict[str, list[str]] = {}
-        self.common: set[str] = set()  # the 3,755 most common characters (GB 2312 level 1)
+        common: set[str] = set()
         for code, marked in readings.items():
             char = chr(code)
             sounds = [s for s in map(_toneless, marked.split(",")) if s]
             if not sounds:
                 continue
             live = [s for s in sounds if s == sounds[0] or in_phrases.get((char, s), 0) >= LIVE_READING_PHRASES]
-            self._readings[char] = tuple(dict.fromkeys(live))
+            in_use[char] = tuple(dict.fromkeys(live))
             level = _gb2312_level(char)
             if level == 1:
-                self.common.add(char)
+                common.add(char)
             if level:  # candidates are common characters; any character may be a typo
-                for sound in self._readings[char]:
+                for sound in in_use[char]:
                     by_sound.setdefault(sound, []).append(char)
-        self._by_sound = {s: tuple(cs) for s, cs in by_sound.items()}
+        return cls(in_use, {s: tuple(cs) for s, cs in by_sound.items()}, common)
+
+    def state(self) -> dict:
+        """What ``from_state`` takes back (JSON)."""
+        return {"readings": {c: "/".join(r) for c, r in self._readings.items()},
+                "by_sound": {s: "".join(cs) for s, cs in self._by_sound.items()}, "common": "".join(sorted(self.common))}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "_PinyinTable":
+        return cls({c: tuple(r.split("/")) for c, r in state["readings"].items()},
+                   {s: tuple(cs) for s, cs in state["by_sound"].items()}, set(state["common"]))
 
     def readings(self, char: str) -> tuple[str, ...]:
         return self._readings.get(char, ())
@@ -288,13 +316,32 @@ def _gb2312_level(char: str) -> int:
 
 
 @functools.cache
-def _pinyin_table() -> _PinyinTable:
-    """Built on first use, once per process: the data never changes."""
-    # imported here: importing pypinyin takes a few tenths of a second
+def _pinyin_table(cache_dir: Path | None = None) -> _PinyinTable:
+    """Built on first use, once per process: the data never changes. With ``cache_dir``, read from
+    the JSON an earlier process kept there for this pypinyin and these rules, else built and kept."""
+    path = None
+    if cache_dir is not None:
+        path = cache_dir / f"pinyin-table-{version('pypinyin')}-{LIVE_READING_PHRASES}-{TABLE_FORMAT}.json"
+        try:
+            return _PinyinTable.from_state(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # damaged: built again
+            log.warning("pinyin table cache %s unreadable (%s): building it again", path, type(exc).__name__)
+    # imported here: importing pypinyin's data takes a tenth of a second
     from pypinyin.phrases_dict import phrases_dict
     from pypinyin.pinyin_dict import pinyin_dict
 
-    return _PinyinTable(pinyin_dict, phrases_dict)
+    table = _PinyinTable.build(pinyin_dict, phrases_dict)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_text(json.dumps(table.state(), ensure_ascii=False), encoding="utf-8")
+            os.replace(partial, path)  # whole or not at all, for processes starting beside this one
+        except OSError as exc:
+            log.warning("pinyin table not kept in %s: %s", cache_dir, exc.strerror or type(exc).__name__)
+    return table
 
 
 class _Lexicon:

@@ -179,3 +179,21 @@ assert spelling.HomophoneCorrector(lambda terms: {t: 3 for t in terms if t in ("
 """
     done = subprocess.run([sys.executable, "-c", script], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_pinyin_table_kept_in_a_cache_folder_reads_back_whole_and_a_damaged_one_is_built_again(tmp_path, caplog):
+    """Reversing pypinyin's data takes a quarter of a second of every server start; the next start
+    reads what the last one kept."""
+    build = spelling._pinyin_table.__wrapped__  # past the once-per-process memo: each call reads or builds
+    fresh = build(None)
+    assert build(tmp_path).state() == fresh.state()
+    [kept] = tmp_path.glob("pinyin-table-*.json")
+    read = build(tmp_path)
+    assert read.state() == fresh.state()
+    assert read.homophones("漂") == fresh.homophones("漂") and "票" in read.homophones("漂")
+    assert read.readings("地") == fresh.readings("地") == ("di", "de")
+
+    kept.write_text('{"readings": {"票": ', encoding="utf-8")  # cut off, as by a full disk
+    assert build(tmp_path).state() == fresh.state()
+    assert "unreadable" in caplog.text
+    assert json.loads(kept.read_text(encoding="utf-8"))["common"] == "".join(sorted(fresh.common)), "kept whole again"
