@@ -294,6 +294,8 @@ def main() -> None:
             again = Server(data_dir, load_demo=False, erp_url=erp_url)
             try:
                 starts.append(again.wait_ready(120))
+                steps = httpx.get(again.url + "/readyz", timeout=5).json()["checks"].get("warm_up_steps_s", {})
+                print(f"warm start {starts[-1]:.2f} s: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()), flush=True)
             finally:
                 again.stop()
         erp.terminate()
