@@ -159,8 +159,7 @@ def test_the_eval_harness_through_the_cluster_gives_the_embedded_figures(cluster
     table = {m: (v, flatten_metrics(b).get(m)) for m, v in flatten_metrics(a).items() if not _is_latency(m)}
     print(f"\n{name} (embedded/cluster): " + ", ".join(f"{m} {x:.3f}/{y:.3f}" for m, (x, y) in table.items()
                                                        if x is not None and y is not None))
-    compared = table
-    off = {m: (x, y) for m, (x, y) in compared.items()
+    off = {m: (x, y) for m, (x, y) in table.items()
            if (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) > 0.005)}
     assert off == {}, f"metrics that differ between embedded and the cluster: {off}"
 
