@@ -1,12 +1,14 @@
 """Latency under load: ``/v1/ask`` driven by 1, 4 and 16 clients, then while 300 files are ingested.
 
-    .venv/bin/python benchmarks/load.py [--seconds 20] [--clients 1,4,16] [--files 300] [--starts 5]
+    .venv/bin/python benchmarks/load.py [--seconds 20] [--clients 1,4,16] [--rates 8,16] [--files 300] [--starts 5]
 
 Starts ``assistant serve --load-demo`` in a process of its own on a fresh data directory (the demo
 knowledge base, the server's own ingestion worker), makes an API key, and drives ``/v1/ask`` over
 loopback from an asyncio client: each client sends its next question as soon as the last answer
 arrives (closed loop), for ``--seconds`` at each level, over the demo eval set's questions mixed
-three Chinese to one English. Then 4 clients ask Chinese questions while an upload of ``--files``
+three Chinese to one English. Then the same mix arrives at ``--rates`` questions per second whatever
+the answers do (open loop, each answer timed from its question's arrival): the load of many
+customers, where a closed loop is that of a few impatient ones. Then 4 clients ask Chinese questions while an upload of ``--files``
 synthetic SOPs (benchmarks/synthetic.py) is ingested, against the same 4 clients idle just before.
 Last, the server is stopped and started again on the same directory ``--starts`` times: the time from
 launch to ``/readyz`` answering 200 (warm start).
@@ -143,6 +145,7 @@ class Level:
     errors: int = 0
     wall: float = 0.0
     rss_mb: float = 0.0
+    rate: float = 0.0  # questions per second arriving whatever the answers do (open loop); 0: closed loop
 
     @property
     def requests(self) -> int:
@@ -197,6 +200,39 @@ async def drive(url: str, key: str, level: Level, pool: list[tuple[str, str]], s
     level.wall = time.perf_counter() - t0
 
 
+async def drive_open(url: str, key: str, level: Level, pool: list[tuple[str, str]], seed: int = 3) -> None:
+    """Questions arrive at ``level.rate`` per second (Poisson) for ``level.seconds``, each timed from
+    its arrival, so a slow answer delays none of the next arrivals (as customers do not wait for each
+    other) and time spent queued counts."""
+    rng = random.Random(seed)
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+
+    async def one(c: httpx.AsyncClient, lang: str, question: str, arrived: float) -> None:
+        try:
+            r = await c.post("/v1/ask", json={"question": question}, headers=headers)
+            ok = r.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if ok:
+            level.latencies[lang].append((time.perf_counter() - arrived) * 1000)
+        else:
+            level.errors += 1
+
+    t0 = time.perf_counter()
+    tasks = []
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
+        at, n = t0, 0
+        while at < t0 + level.seconds:
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            lang, question = pool[n % len(pool)]
+            tasks.append(asyncio.create_task(one(c, lang, question, at)))
+            at += rng.expovariate(level.rate)
+            n += 1
+        await asyncio.gather(*tasks)
+    level.wall = time.perf_counter() - t0
+
+
 def upload(url: str, key: str, files: int, folder: Path) -> str:
     rng = random.Random(7)
     folder.mkdir(parents=True, exist_ok=True)
@@ -239,7 +275,7 @@ async def during_ingestion(url: str, key: str, job_id: str, level: Level, pool: 
 
 
 def row(level: Level) -> str:
-    return (f"| {level.name} | {level.clients} | {level.requests / level.wall:.1f} | "
+    return (f"| {level.name} | {f'{level.rate:g}/s arriving' if level.rate else level.clients} | {level.requests / level.wall:.1f} | "
             f"{level.pct('zh', 50):.0f} | {level.pct('zh', 95):.0f} | {level.pct('zh', 99):.0f} | "
             f"{level.pct('en', 50):.0f} | {level.pct('en', 95):.0f} | {level.pct('en', 99):.0f} | "
             f"{level.errors} | {level.rss_mb:.0f} |")
@@ -249,6 +285,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per load level")
     parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--rates", default="8,16", help="open-loop levels: mixed questions arriving per second")
     parser.add_argument("--files", type=int, default=300, help="files ingested during the last level (0: skip)")
     parser.add_argument("--starts", type=int, default=5, help="warm starts timed at the end (0: skip)")
     args = parser.parse_args()
@@ -274,6 +311,12 @@ def main() -> None:
                     level.rss_mb = server.rss_mb()
                     levels.append(level)
                     print(row(level), flush=True)
+            for rate in [float(r) for r in args.rates.split(",") if r]:
+                level = Level("mixed, open loop", 0, args.seconds, rate=rate)
+                asyncio.run(drive_open(server.url, key, level, mixed(zh, en, int(rate))))
+                level.rss_mb = server.rss_mb()
+                levels.append(level)
+                print(row(level), flush=True)
             idle = next((lv for lv in levels if lv.name == "zh" and lv.clients == 4), None)
             busy = None
             if args.files:
