@@ -61,10 +61,12 @@ class IngestWorker:
         self._thread = threading.Thread(target=self.run_forever, name="ingest-worker", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop after the job in hand; False if it was still being written after ``timeout`` seconds."""
         self._stopping.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
 
     def run_forever(self) -> None:
         while not self._stopping.is_set():

@@ -132,7 +132,8 @@ def create_app(settings: Settings | None = None, *, load_demo: bool = False, url
             connectors.stop()
             warm_up.wait(60)  # a step half done must not race the storage closing
             for worker in worker_box:
-                worker.stop()
+                if not worker.stop():  # still writing as the process ends: the next start compares every entry
+                    services.lock.needs_full_sweep = True
             console.stop()
             services.close()
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -102,3 +103,27 @@ def test_assistant_worker_once_runs_the_queued_jobs(tmp_path):
         assert services.jobs.get(job_id).status == "done"
         assert [d.id for d, _ in services.catalog.list_documents("support")] == ["rota"]
         assert services.catalog.get_document("rota").owner == "客服部"
+
+
+def test_stop_says_whether_the_job_in_hand_was_still_being_written(tmp_path):
+    """A server that ends while its worker still writes must not record an orderly close."""
+    data = tmp_path / "data"
+    job_id = queue_upload(data)
+    with Services(make_settings(data)) as services:
+        ingestor = services.ingestor()
+        writing, may_finish = threading.Event(), threading.Event()
+        ingest_files = ingestor.ingest_files
+
+        def slow_ingest_files(*args, **kwargs):  # the job in hand takes as long as the test says
+            writing.set()
+            may_finish.wait(30)
+            return ingest_files(*args, **kwargs)
+
+        ingestor.ingest_files = slow_ingest_files
+        worker = IngestWorker(ingestor, services.jobs, lease_seconds=30, poll_seconds=0.1)
+        worker.start()
+        assert writing.wait(30)
+        assert worker.stop(timeout=0.2) is False, "still writing"
+        may_finish.set()
+        assert worker.stop() is True
+        assert services.jobs.get(job_id).status == "done", "the job in hand was finished, not cut off"
