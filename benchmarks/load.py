@@ -174,6 +174,19 @@ def mixed(zh: list[str], en: list[str], seed: int) -> list[tuple[str, str]]:
     return out
 
 
+async def ask_timed(c: httpx.AsyncClient, headers: dict, level: Level, lang: str, question: str, *, since: float) -> None:
+    """Ask one question; its latency (from ``since``) goes into ``level``, or it counts as an error."""
+    try:
+        r = await c.post("/v1/ask", json={"question": question}, headers=headers)
+        ok = r.status_code == 200
+    except httpx.HTTPError:
+        ok = False
+    if ok:
+        level.latencies[lang].append((time.perf_counter() - since) * 1000)
+    else:
+        level.errors += 1
+
+
 async def drive(url: str, key: str, level: Level, pool: list[tuple[str, str]], stop: asyncio.Event | None = None) -> None:
     limits = httpx.Limits(max_connections=level.clients, max_keepalive_connections=level.clients)
     headers = {"Authorization": f"Bearer {key}"}
@@ -183,16 +196,7 @@ async def drive(url: str, key: str, level: Level, pool: list[tuple[str, str]], s
     async def client(c: httpx.AsyncClient) -> None:
         while time.perf_counter() < end and not (stop and stop.is_set()):
             lang, question = pool[next(counter) % len(pool)]
-            t0 = time.perf_counter()
-            try:
-                r = await c.post("/v1/ask", json={"question": question}, headers=headers)
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                level.latencies[lang].append((time.perf_counter() - t0) * 1000)
-            else:
-                level.errors += 1
+            await ask_timed(c, headers, level, lang, question, since=time.perf_counter())
 
     t0 = time.perf_counter()
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
@@ -208,17 +212,6 @@ async def drive_open(url: str, key: str, level: Level, pool: list[tuple[str, str
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
 
-    async def one(c: httpx.AsyncClient, lang: str, question: str, arrived: float) -> None:
-        try:
-            r = await c.post("/v1/ask", json={"question": question}, headers=headers)
-            ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        if ok:
-            level.latencies[lang].append((time.perf_counter() - arrived) * 1000)
-        else:
-            level.errors += 1
-
     t0 = time.perf_counter()
     tasks = []
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
@@ -226,7 +219,7 @@ async def drive_open(url: str, key: str, level: Level, pool: list[tuple[str, str
         while at < t0 + level.seconds:
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
             lang, question = pool[n % len(pool)]
-            tasks.append(asyncio.create_task(one(c, lang, question, at)))
+            tasks.append(asyncio.create_task(ask_timed(c, headers, level, lang, question, since=at)))
             at += rng.expovariate(level.rate)
             n += 1
         await asyncio.gather(*tasks)
