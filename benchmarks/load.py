@@ -226,6 +226,13 @@ async def drive_open(url: str, key: str, level: Level, pool: list[tuple[str, str
     level.wall = time.perf_counter() - t0
 
 
+def wait_for_job(client: httpx.Client, job_id: str) -> str:
+    """Poll ``/v1/jobs/{id}`` (``client`` signed in) every second until the job is done or failed; which."""
+    while (status := client.get(f"/v1/jobs/{job_id}").json()["status"]) not in ("done", "failed"):
+        time.sleep(1)
+    return status
+
+
 def upload(url: str, key: str, files: int, folder: Path) -> str:
     rng = random.Random(7)
     folder.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import Level, Server, api_key, drive, mixed, questions, start_demo_erp  # noqa: E402
+from benchmarks.load import Level, Server, api_key, drive, mixed, questions, start_demo_erp, wait_for_job  # noqa: E402
 from benchmarks.synthetic import document  # noqa: E402
 
 BATCH = 100  # files per upload while filling
@@ -62,8 +62,7 @@ def fill(url: str, key: str, target: int, folder: Path) -> int:
             n += BATCH
             job = client.post("/v1/kbs/soak/documents", files=[("files", (name, body, "text/markdown"))
                                                               for name, body in files]).json()["job_id"]
-            while client.get(f"/v1/jobs/{job}").json()["status"] not in ("done", "failed"):
-                time.sleep(1)
+            wait_for_job(client, job)
             have = chunks(url, key)
             print(f"  filled {have} chunks from {n} files in {time.perf_counter() - started:.0f} s", flush=True)
     return have

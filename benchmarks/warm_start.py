@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import Server, api_key, start_demo_erp, upload  # noqa: E402
+from benchmarks.load import Server, api_key, start_demo_erp, upload, wait_for_job  # noqa: E402
 
 
 def timed_start(data_dir: Path, erp_url: str) -> tuple[float, float, dict[str, float]]:
@@ -60,10 +60,8 @@ def prepare(data_dir: Path, erp_url: str, files: int, folder: Path) -> None:
         if files:
             key = api_key(first.url)
             job = upload(first.url, key, files, folder)
-            while httpx.get(f"{first.url}/v1/jobs/{job}", headers={"Authorization": f"Bearer {key}"},
-                            timeout=30).json()["status"] not in ("done", "failed"):
-                time.sleep(1)
-            print(f"{files} files ingested", flush=True)
+            with httpx.Client(base_url=first.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+                print(f"{files} files: job {wait_for_job(client, job)}", flush=True)
     finally:
         first.stop()
 
